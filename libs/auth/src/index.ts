@@ -1,0 +1,3 @@
+export * from './roles';
+export * from './secret-box';
+export * from './secrets';
