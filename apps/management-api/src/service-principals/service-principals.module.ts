@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { RegistriesModule } from '../registries/registries.module';
+import { ServicePrincipalsController } from './service-principals.controller';
+import { ServicePrincipalsRepository } from './service-principals.repository';
+import { ServicePrincipalsService } from './service-principals.service';
+
+@Module({
+  imports: [RegistriesModule],
+  controllers: [ServicePrincipalsController],
+  providers: [ServicePrincipalsRepository, ServicePrincipalsService],
+})
+export class ServicePrincipalsModule {}
