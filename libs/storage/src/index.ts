@@ -1,0 +1,4 @@
+export * from './blob-store';
+export * from './filesystem.driver';
+export * from './azure-blob.driver';
+export * from './create-blob-store';
