@@ -9,7 +9,7 @@ import { DEFAULT_PAGE_SIZE, PageQueryDto, decodeSkipToken, toPage } from '../com
 import { SECRET_BOX } from '../common/tokens';
 import type { RegistryRecord } from '../registries/registries.repository';
 import { RegistryAccess } from '../registries/registry-access.service';
-import { WebhookSecretField, webhookSecretAad } from './webhook-secrets';
+import { type WebhookSecretField, webhookSecretAad } from '@berth/events';
 import {
   CallbackConfigDto,
   CreateWebhookDto,
