@@ -1,3 +1,4 @@
 export * from './roles';
 export * from './secret-box';
 export * from './secrets';
+export * from './token';

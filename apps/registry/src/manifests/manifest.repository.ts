@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import { writeOutboxEvent, type Db, type Tx } from '@berth/db';
+import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
+import type { ReadPool } from '../data/read-pool';
+import { TX_OPTIONS } from '../data/transactions';
+import { ensureRepository } from '../repositories/repository.repository';
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** undefined when not requested (HEAD). */
+  payload: Uint8Array | undefined;
+  subjectDigest: string | null;
+  /** False when the repository, the manifest or the tag used has readEnabled=false. */
+  readable: boolean;
+}
+
+export interface NewManifest {
+  registryId: string;
+  repositoryName: string;
+  digest: string;
+  mediaType: string;
+  artifactType: string | undefined;
+  payload: Buffer;
+  subjectDigest: string | undefined;
+  configDigest: string | undefined;
+  configMediaType: string | undefined;
+  architecture: string | undefined;
+  os: string | undefined;
+  annotations: Record<string, string> | undefined;
+  /** Ids of the (already verified) blobs the manifest references. */
+  blobIds: bigint[];
+  /** Digests of child manifests (index / manifest list), which must exist in the repository. */
+  childDigests: string[];
+  tag: string | undefined;
+}
+
+/** Why a manifest write was refused inside its transaction. */
+export class ManifestWriteRefused extends Error {
+  constructor(
+    readonly reason: 'repository-locked' | 'tag-locked' | 'missing-children' | 'manifest-locked' | 'referenced' | 'unknown',
+    readonly detail?: unknown,
+  ) {
+    super(reason);
+  }
+}
+
+/** Serialises usage accounting of one digest in one registry (manifests are per repository, usage per registry). */
+async function lockDigest(tx: Tx, registryId: string, digest: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${registryId}:${digest}`}))`;
+}
+
+/** Manifest and tag metadata. */
+export class ManifestRepository {
+  constructor(
+    private readonly db: Db,
+    /** Hot-path reads (pulls) use prepared statements. */
+    private readonly reads: ReadPool,
+  ) {}
+
+  async findByTag(registryId: string, repositoryName: string, tag: string, withPayload: boolean): Promise<StoredManifest | undefined> {
+    const rows = await this.reads.query<RawManifest>(
+      withPayload ? 'manifest.by-tag' : 'manifest.by-tag.head',
+      `SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? 'm."payload"' : 'NULL::bytea AS "payload"'},
+              (r."readEnabled" AND m."readEnabled" AND t."readEnabled") AS "readable"
+       FROM "Repository" r
+       JOIN "Tag" t ON t."repositoryId" = r."id"
+       JOIN "Manifest" m ON m."id" = t."manifestId"
+       WHERE r."registryId" = $1 AND r."name" = $2 AND t."name" = $3`,
+      [registryId, repositoryName, tag],
+    );
+    return toStored(rows[0]);
+  }
+
+  async findByDigest(registryId: string, repositoryName: string, digest: string, withPayload: boolean): Promise<StoredManifest | undefined> {
+    const rows = await this.reads.query<RawManifest>(
+      withPayload ? 'manifest.by-digest' : 'manifest.by-digest.head',
+      `SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? 'm."payload"' : 'NULL::bytea AS "payload"'},
+              (r."readEnabled" AND m."readEnabled") AS "readable"
+       FROM "Repository" r
+       JOIN "Manifest" m ON m."repositoryId" = r."id"
+       WHERE r."registryId" = $1 AND r."name" = $2 AND m."digest" = $3`,
+      [registryId, repositoryName, digest],
+    );
+    return toStored(rows[0]);
+  }
+
+  /**
+   * Stores a manifest, its blob and child references, the tag (when pushed by
+   * tag) and the push event, in one transaction. Re-pushing identical content
+   * is idempotent; moving a tag marks the manifest it left untagged when that
+   * was its last tag. Usage grows by the manifest's size when its digest is
+   * new to the registry.
+   */
+  async save(manifest: NewManifest, event: ImagePushPayload): Promise<void> {
+    const { registryId, digest } = manifest;
+    await this.db.$transaction(async (tx) => {
+      const now = new Date();
+      const repository = await ensureRepository(tx, registryId, manifest.repositoryName);
+      if (!repository.writeEnabled) throw new ManifestWriteRefused('repository-locked');
+
+      let childIds: bigint[] = [];
+      if (manifest.childDigests.length > 0) {
+        const children = await tx.$queryRaw<Array<{ id: bigint; digest: string }>>`
+          SELECT "id", "digest" FROM "Manifest"
+          WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ANY(${manifest.childDigests}::text[])`;
+        const found = new Set(children.map((child) => child.digest));
+        const missing = manifest.childDigests.filter((child) => !found.has(child));
+        if (missing.length > 0) throw new ManifestWriteRefused('missing-children', missing);
+        childIds = children.map((child) => child.id);
+      }
+
+      await lockDigest(tx, registryId, digest);
+      const inserted = await tx.$queryRaw<Array<{ id: bigint }>>`
+        INSERT INTO "Manifest" ("registryId", "repositoryId", "digest", "mediaType", "artifactType", "size", "payload",
+                                "subjectDigest", "configDigest", "configMediaType", "architecture", "os", "annotations",
+                                "createdAt", "updatedAt")
+        VALUES (${registryId}::uuid, ${repository.id}::uuid, ${digest}, ${manifest.mediaType}, ${manifest.artifactType ?? null},
+                ${manifest.payload.length}, ${manifest.payload}, ${manifest.subjectDigest ?? null}, ${manifest.configDigest ?? null},
+                ${manifest.configMediaType ?? null}, ${manifest.architecture ?? null}, ${manifest.os ?? null},
+                ${manifest.annotations ? JSON.stringify(manifest.annotations) : null}::jsonb, ${now}, ${now})
+        ON CONFLICT ("repositoryId", "digest") DO NOTHING
+        RETURNING "id"`;
+      let manifestId: bigint;
+      if (inserted[0]) {
+        manifestId = inserted[0].id;
+        const elsewhere = await tx.$queryRaw<Array<{ one: number }>>`
+          SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} AND "id" <> ${manifestId} LIMIT 1`;
+        if (!elsewhere[0]) {
+          await tx.$executeRaw`UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(manifest.payload.length)} WHERE "id" = ${registryId}::uuid`;
+        }
+        if (manifest.blobIds.length > 0) {
+          await tx.$executeRaw`
+            INSERT INTO "ManifestBlob" ("manifestId", "blobId")
+            SELECT ${manifestId}, unnest(${manifest.blobIds}::bigint[]) ON CONFLICT DO NOTHING`;
+        }
+        if (childIds.length > 0) {
+          await tx.$executeRaw`
+            INSERT INTO "ManifestReference" ("parentId", "childId")
+            SELECT ${manifestId}, unnest(${childIds}::bigint[]) ON CONFLICT DO NOTHING`;
+        }
+      } else {
+        const existing = await tx.$queryRaw<Array<{ id: bigint }>>`
+          SELECT "id" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ${digest}`;
+        manifestId = existing[0]!.id;
+      }
+      if (manifest.blobIds.length > 0) {
+        await tx.$executeRaw`UPDATE "Blob" SET "lastUsedAt" = ${now} WHERE "id" = ANY(${manifest.blobIds}::bigint[])`;
+      }
+      if (manifest.tag !== undefined) await this.pointTag(tx, repository.id, manifest.tag, manifestId, now);
+      await writeOutboxEvent(tx, { registryId, type: 'image.push', payload: event });
+    }, TX_OPTIONS);
+  }
+
+  /**
+   * Deletes a manifest by digest with its tags (ACR's delete-by-digest),
+   * refusing when a lock attribute protects it or an index still references
+   * it; writes the delete event. Returns the deleted manifest's media type.
+   */
+  async deleteByDigest(registryId: string, repositoryName: string, digest: string, event: (mediaType: string) => ImageDeletePayload): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<
+        Array<{ id: bigint; size: number; mediaType: string; manifestDelete: boolean; repositoryDelete: boolean; tagLocked: boolean; referenced: boolean }>
+      >`
+        SELECT m."id", m."size", m."mediaType", m."deleteEnabled" AS "manifestDelete", r."deleteEnabled" AS "repositoryDelete",
+               EXISTS (SELECT 1 FROM "Tag" t WHERE t."manifestId" = m."id" AND NOT t."deleteEnabled") AS "tagLocked",
+               EXISTS (SELECT 1 FROM "ManifestReference" mr WHERE mr."childId" = m."id") AS "referenced"
+        FROM "Repository" r
+        JOIN "Manifest" m ON m."repositoryId" = r."id"
+        WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND m."digest" = ${digest}
+        FOR UPDATE OF m`;
+      const row = rows[0];
+      if (!row) throw new ManifestWriteRefused('unknown');
+      if (!row.repositoryDelete) throw new ManifestWriteRefused('repository-locked');
+      if (!row.manifestDelete || row.tagLocked) throw new ManifestWriteRefused('manifest-locked');
+      if (row.referenced) throw new ManifestWriteRefused('referenced');
+      await tx.$executeRaw`DELETE FROM "Manifest" WHERE "id" = ${row.id}`;
+      await lockDigest(tx, registryId, digest);
+      const elsewhere = await tx.$queryRaw<Array<{ one: number }>>`
+        SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} LIMIT 1`;
+      if (!elsewhere[0]) {
+        await tx.$executeRaw`
+          UPDATE "Registry" SET "storageUsedBytes" = GREATEST("storageUsedBytes" - ${BigInt(row.size)}, 0) WHERE "id" = ${registryId}::uuid`;
+      }
+      await writeOutboxEvent(tx, { registryId, type: 'image.delete', payload: event(row.mediaType) });
+    }, TX_OPTIONS);
+  }
+
+  /** Removes one tag (the manifest stays; no event, as in ACR). */
+  async deleteTag(registryId: string, repositoryName: string, tag: string): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<Array<{ id: bigint; manifestId: bigint; tagDelete: boolean; repositoryDelete: boolean }>>`
+        SELECT t."id", t."manifestId", t."deleteEnabled" AS "tagDelete", r."deleteEnabled" AS "repositoryDelete"
+        FROM "Repository" r
+        JOIN "Tag" t ON t."repositoryId" = r."id"
+        WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND t."name" = ${tag}
+        FOR UPDATE OF t`;
+      const row = rows[0];
+      if (!row) throw new ManifestWriteRefused('unknown');
+      if (!row.repositoryDelete) throw new ManifestWriteRefused('repository-locked');
+      if (!row.tagDelete) throw new ManifestWriteRefused('tag-locked');
+      await tx.$executeRaw`DELETE FROM "Tag" WHERE "id" = ${row.id}`;
+      await markUntaggedIfLast(tx, row.manifestId, new Date());
+    }, TX_OPTIONS);
+  }
+
+  private async pointTag(tx: Tx, repositoryId: string, tag: string, manifestId: bigint, now: Date): Promise<void> {
+    // Two rounds at most: if a concurrent push inserts the tag between our
+    // SELECT and INSERT, the second round finds and updates it.
+    for (let round = 0; round < 2; round++) {
+      const existing = await tx.$queryRaw<Array<{ id: bigint; manifestId: bigint; writeEnabled: boolean; manifestWrite: boolean }>>`
+        SELECT t."id", t."manifestId", t."writeEnabled", m."writeEnabled" AS "manifestWrite"
+        FROM "Tag" t JOIN "Manifest" m ON m."id" = t."manifestId"
+        WHERE t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}
+        FOR UPDATE OF t`;
+      const current = existing[0];
+      if (current) {
+        if (current.manifestId !== manifestId) {
+          // A locked tag, or a tag naming a locked manifest, is never moved.
+          if (!current.writeEnabled || !current.manifestWrite) throw new ManifestWriteRefused('tag-locked');
+          await tx.$executeRaw`UPDATE "Tag" SET "manifestId" = ${manifestId}, "updatedAt" = ${now} WHERE "id" = ${current.id}`;
+          await markUntaggedIfLast(tx, current.manifestId, now);
+        }
+        await tx.$executeRaw`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`;
+        return;
+      }
+      const inserted = await tx.$queryRaw<Array<{ id: bigint }>>`
+        INSERT INTO "Tag" ("repositoryId", "name", "manifestId", "createdAt", "updatedAt")
+        VALUES (${repositoryId}::uuid, ${tag}, ${manifestId}, ${now}, ${now})
+        ON CONFLICT ("repositoryId", "name") DO NOTHING
+        RETURNING "id"`;
+      if (inserted[0]) {
+        await tx.$executeRaw`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`;
+        return;
+      }
+    }
+    throw new Error(`could not point tag ${tag}`);
+  }
+}
+
+async function markUntaggedIfLast(tx: Tx, manifestId: bigint, now: Date): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE "Manifest" SET "untaggedAt" = ${now}
+    WHERE "id" = ${manifestId} AND NOT EXISTS (SELECT 1 FROM "Tag" WHERE "manifestId" = ${manifestId})`;
+}
+
+interface RawManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  subjectDigest: string | null;
+  payload: Uint8Array | null;
+  readable: boolean;
+}
+
+function toStored(row: RawManifest | undefined): StoredManifest | undefined {
+  if (!row) return undefined;
+  return {
+    digest: row.digest,
+    mediaType: row.mediaType,
+    size: Number(row.size),
+    payload: row.payload ?? undefined,
+    subjectDigest: row.subjectDigest,
+    readable: row.readable,
+  };
+}
+
+/** A fresh event id for outbox payloads. */
+export function newEventId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import Redis from 'ioredis';
+import { SecretBox, SecretHasher, TokenService } from '@berth/auth';
+import { requireDatabaseUrl, type BerthConfig } from '@berth/config';
+import { createDb, type Db } from '@berth/db';
+import { isValidRepositoryName, OciError } from '@berth/oci';
+import { createBlobStore, StorageError, type BlobStore } from '@berth/storage';
+import { IdentityRepository } from './auth/identity.repository';
+import { IdentityService } from './auth/identity.service';
+import { RequestAuthenticator } from './auth/request-authenticator';
+import { TokenController } from './auth/token.controller';
+import { BlobController } from './blobs/blob.controller';
+import { BlobRepository } from './blobs/blob.repository';
+import { ReadPool } from './data/read-pool';
+import { RequestContext } from './http/request-context';
+import { send, sendError, sendJson } from './http/respond';
+import { Router } from './http/router';
+import { RedisRateLimiter, type RateLimiter } from './limits/rate-limiter';
+import { ListingController } from './listing/listing.controller';
+import { ListingRepository } from './listing/listing.repository';
+import { ManifestController } from './manifests/manifest.controller';
+import { ManifestRepository } from './manifests/manifest.repository';
+import { ManifestService } from './manifests/manifest.service';
+import { createLogger, type Logger } from './observability/logger';
+import { RegistryMetrics } from './observability/metrics';
+import { ReferrerController } from './referrers/referrer.controller';
+import { ReferrerRepository } from './referrers/referrer.repository';
+import { RegistryRepository } from './registries/registry.repository';
+import { RegistryResolver } from './registries/registry-resolver';
+import { RepositoryRepository } from './repositories/repository.repository';
+import { UploadHashCache } from './uploads/upload-hash-cache';
+import { UploadController } from './uploads/upload.controller';
+import { UploadRepository } from './uploads/upload.repository';
+import { UploadService } from './uploads/upload.service';
+
+/** Collaborators a caller (tests, the all-in-one launcher) may supply; anything omitted is built from the config. */
+export interface RegistryServerDeps {
+  db?: Db;
+  blobStore?: BlobStore;
+  /** A Redis client for rate limiting; `null` disables rate limiting. */
+  redis?: Redis | null;
+  /** Prefix of every Redis key (tests use one per file). */
+  redisKeyPrefix?: string;
+  logger?: Logger;
+  /** How long a Host → registry answer is cached (ms). */
+  registryCacheTtlMs?: number;
+  /** Collect Node's default process metrics too (the standalone app does). */
+  defaultMetrics?: boolean;
+}
+
+/** Everything route modules need; later modules (e.g. /acr/v1) receive the same. */
+export interface RegistryAppContext {
+  config: BerthConfig;
+  db: Db;
+  /** Prepared-statement pool for hot-path reads. */
+  reads: ReadPool;
+  store: BlobStore;
+  log: Logger;
+  metrics: RegistryMetrics;
+  router: Router;
+  resolver: RegistryResolver;
+}
+
+export interface RegistryServer {
+  /** Not listening yet: call `listen` (port 0 in tests). */
+  server: http.Server;
+  app: RegistryAppContext;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the data plane: a plain node:http server with a small router (the
+ * hot path stays free of framework overhead and bodies stream straight to
+ * and from storage). Returns the server unstarted.
+ */
+export async function createRegistryServer(config: BerthConfig, deps: RegistryServerDeps = {}): Promise<RegistryServer> {
+  const log = deps.logger ?? createLogger(config);
+  const ownsDb = !deps.db;
+  const db = deps.db ?? createDb(requireDatabaseUrl(config), { maxConnections: 20 });
+  const reads = new ReadPool(requireDatabaseUrl(config));
+  const store = deps.blobStore ?? (await createBlobStore(config.storage));
+  const ownsRedis = deps.redis === undefined;
+  const redis =
+    deps.redis === undefined
+      ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, lazyConnect: false })
+      : deps.redis;
+  redis?.on('error', () => undefined); // connection errors surface (throttled) through the rate limiter
+  const rateLimiter: RateLimiter | undefined = redis ? new RedisRateLimiter(redis, deps.redisKeyPrefix ?? 'berth:', log) : undefined;
+  const metrics = new RegistryMetrics({ defaultMetrics: deps.defaultMetrics });
+
+  const tokens = new TokenService(config.secretKey, config.tokens);
+  const registries = new RegistryRepository(db);
+  const resolver = new RegistryResolver(registries, config.domain, deps.registryCacheTtlMs ?? 5000);
+  const identities = new IdentityService(new IdentityRepository(db), new SecretBox(config.secretKey), new SecretHasher(config.secretKey), tokens);
+  const authenticator = new RequestAuthenticator(tokens, identities);
+  const blobs = new BlobRepository(db, reads);
+  const hashes = new UploadHashCache();
+  const sweeper = setInterval(() => hashes.sweep(), 5 * 60 * 1000);
+  sweeper.unref();
+  const uploads = new UploadService(
+    new UploadRepository(db),
+    blobs,
+    new RepositoryRepository(db),
+    registries,
+    store,
+    hashes,
+    metrics,
+    log,
+    config.uploads.expirySeconds,
+  );
+  const manifests = new ManifestService(new ManifestRepository(db, reads), blobs, store, log);
+
+  const router = new Router();
+  router.add(/^\/v2\/?$/, {
+    GET: { name: 'v2.ping', auth: { kind: 'authenticated' }, handle: async (ctx) => sendJson(ctx, 200, {}) },
+    HEAD: { name: 'v2.ping', auth: { kind: 'authenticated' }, handle: async (ctx) => sendJson(ctx, 200, {}) },
+  });
+  new TokenController(tokens, identities).register(router);
+  new ListingController(new ListingRepository(db)).register(router);
+  new ReferrerController(new ReferrerRepository(db)).register(router);
+  // Order matters: upload routes before the blob route (see Router).
+  new UploadController(uploads).register(router);
+  new BlobController(blobs, store, metrics, config.storage.driver === 'azure' ? config.storage.redirectMinBytes : 0).register(router);
+  new ManifestController(manifests).register(router);
+
+  const app: RegistryAppContext = { config, db, reads, store, log, metrics, router, resolver };
+  const trustedProxies = new Set(config.trustedProxies);
+
+  async function dispatch(ctx: RequestContext): Promise<void> {
+    if (ctx.path === '/healthz') {
+      ctx.routeName = 'healthz';
+      sendJson(ctx, 200, { status: 'ok' });
+      return;
+    }
+    if (ctx.path === '/metrics') {
+      ctx.routeName = 'metrics';
+      send(ctx, 200, { 'Content-Type': metrics.registry.contentType }, await metrics.registry.metrics());
+      return;
+    }
+    const registry = await resolver.resolve(ctx.host);
+    if (!registry) {
+      throw new OciError('NAME_UNKNOWN', { message: `no registry is served at ${ctx.host}`, detail: { host: ctx.host } });
+    }
+    ctx.registry = registry;
+    const match = router.match(ctx.method, ctx.path);
+    if (match.kind === 'not-found') throw new OciError('UNSUPPORTED', { status: 404, message: 'no such endpoint' });
+    if (match.kind === 'method-not-allowed') {
+      throw new OciError('UNSUPPORTED', { message: `method ${ctx.method} not allowed here`, headers: { Allow: match.allowed.join(', ') } });
+    }
+    const { handler, params } = match;
+    ctx.params = params;
+    ctx.routeName = handler.name;
+    if (params.name !== undefined && !isValidRepositoryName(params.name, ctx.host)) {
+      throw new OciError('NAME_INVALID', { message: 'invalid repository name', detail: { name: params.name } });
+    }
+    if (handler.auth.kind !== 'public') {
+      ctx.grant = await authenticator.authenticate(ctx);
+      authenticator.authorize(ctx, ctx.grant, handler.auth.kind === 'scope' ? handler.auth.scope(ctx) : undefined);
+    }
+    if (handler.rate && rateLimiter) {
+      const limit = handler.rate === 'read' ? registry.sku.readOpsPerMinute : registry.sku.writeOpsPerMinute;
+      const decision = await rateLimiter.consume(registry.id, handler.rate, limit);
+      if (!decision.allowed) {
+        throw new OciError('TOOMANYREQUESTS', {
+          message: `too many requests: the ${registry.sku.name} SKU allows ${limit} ${handler.rate} operations per minute`,
+          headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+        });
+      }
+    }
+    await handler.handle(ctx);
+  }
+
+  function fail(ctx: RequestContext, error: unknown): void {
+    if (error instanceof OciError) {
+      sendError(ctx, error);
+      return;
+    }
+    if (error instanceof StorageError && error.code === 'Unavailable') {
+      ctx.log.error({ reqId: ctx.requestId, err: error }, 'storage unavailable');
+      sendError(ctx, new OciError('UNAVAILABLE', { message: 'storage is unavailable, retry later', detail: { requestId: ctx.requestId } }));
+      return;
+    }
+    ctx.log.error({ reqId: ctx.requestId, route: ctx.routeName, err: error }, 'unexpected error');
+    sendError(ctx, new OciError('UNKNOWN', { message: `internal error (request id ${ctx.requestId})`, detail: { requestId: ctx.requestId } }));
+  }
+
+  function onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
+    const started = process.hrtime.bigint();
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const url = req.url ?? '/';
+    const question = url.indexOf('?');
+    const path = question === -1 ? url : url.slice(0, question);
+    const rawQuery = question === -1 ? '' : url.slice(question + 1);
+
+    let host = (req.headers.host ?? '').toLowerCase();
+    let scheme = config.tls ? 'https' : 'http';
+    const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (trustedProxies.has(remote)) {
+      const forwardedHost = req.headers['x-forwarded-host'];
+      const forwardedProto = req.headers['x-forwarded-proto'];
+      if (typeof forwardedHost === 'string' && forwardedHost) host = forwardedHost.split(',')[0]!.trim().toLowerCase();
+      if (forwardedProto === 'https' || forwardedProto === 'http') scheme = forwardedProto;
+    }
+
+    const ctx = new RequestContext(req, res, requestId, log, path, rawQuery, host, scheme);
+    ctx.continuePending = expectsContinue;
+    res.once('close', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observe(ctx.routeName, ctx.method, res.statusCode, seconds);
+      if (log.isLevelEnabled('debug')) {
+        log.debug({ reqId: requestId, method: ctx.method, path, route: ctx.routeName, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      }
+    });
+    dispatch(ctx).catch((error: unknown) => fail(ctx, error));
+  }
+
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => onRequest(req, res, false);
+  const server: http.Server = config.tls
+    ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, listener)
+    : http.createServer(listener);
+  // Answer `Expect: 100-continue` only when a handler reads the body, so an
+  // upload refused up front (auth, quota, lock) never sends its bytes.
+  server.on('checkContinue', (req, res) => onRequest(req, res, true));
+  server.keepAliveTimeout = 65_000;
+  // No whole-request deadline: a multi-gigabyte layer may take longer than
+  // Node's default 5 minutes to arrive. A socket idle that long is dropped.
+  server.requestTimeout = 0;
+  server.timeout = 5 * 60_000;
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      clearInterval(sweeper);
+      await new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+      if (ownsRedis && redis) redis.disconnect();
+      await reads.close();
+      if (ownsDb) await db.$disconnect();
+    })());
+
+  return { server, app, close };
+}
