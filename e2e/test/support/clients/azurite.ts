@@ -6,7 +6,7 @@ import * as path from 'node:path';
 // Azurite's well-known development account (public, documented by Microsoft).
 const ACCOUNT = 'devstoreaccount1';
 const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const AZURITE_BIN = path.join(__dirname, '..', '..', '..', '..', '..', 'node_modules', '.bin', 'azurite-blob');
+const AZURITE_BIN = path.join(__dirname, '..', '..', '..', '..', 'node_modules', '.bin', 'azurite-blob');
 
 export interface Azurite {
   port: number;

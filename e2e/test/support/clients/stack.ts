@@ -6,9 +6,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 // The real-client tests need registries, credentials and principals made the
 // way users make them: through the management API over HTTP. Tests may start
 // both apps in one process; the apps themselves never import each other.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { createManagementApp } from '../../../../management-api/src/app.factory';
-import { createRegistryServer, type RegistryServer } from '../../../src/registry-server';
+import { createManagementApp } from '../../../../apps/management-api/src/app.factory';
+import { createRegistryServer, type RegistryServer } from '../../../../apps/registry/src/registry-server';
 
 export const CLIENTS_DOMAIN = 'berth.test';
 const API_KEY = 'clients-e2e-bootstrap-key-0123456789';
