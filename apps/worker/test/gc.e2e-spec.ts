@@ -154,6 +154,10 @@ describe('online garbage collection, storage sweep and upload expiry', () => {
       expect(schedulers.map((s) => s.name).sort()).toEqual(['gc.blobs', 'gc.storage-sweep', 'registry.resume-purges', 'retention.apply', 'uploads.expire']);
       expect(schedulers.find((s) => s.name === 'gc.blobs')?.every).toBe(300);
     } finally {
+      // Schedulers outlive the workers in Redis: left behind, the 300 ms GC
+      // would keep running under the next tests' workers and race them.
+      const queue = first.producer.queue('berth-maintenance');
+      for (const scheduler of await queue.getJobSchedulers()) await queue.removeJobScheduler(scheduler.key);
       await second.stop();
       await first.stop();
     }
