@@ -8,6 +8,9 @@ import { requireDatabaseUrl, type BerthConfig } from '@berth/config';
 import { createDb, type Db } from '@berth/db';
 import { isValidRepositoryName, OciError } from '@berth/oci';
 import { createBlobStore, StorageError, type BlobStore } from '@berth/storage';
+import { AcrController } from './acr/acr.controller';
+import { AcrRepository } from './acr/acr.repository';
+import { AcrService } from './acr/acr.service';
 import { IdentityRepository } from './auth/identity.repository';
 import { IdentityService } from './auth/identity.service';
 import { RequestAuthenticator } from './auth/request-authenticator';
@@ -15,6 +18,7 @@ import { TokenController } from './auth/token.controller';
 import { BlobController } from './blobs/blob.controller';
 import { BlobRepository } from './blobs/blob.repository';
 import { ReadPool } from './data/read-pool';
+import { TrustedProxies } from './http/forwarded';
 import { RequestContext } from './http/request-context';
 import { send, sendError, sendJson } from './http/respond';
 import { Router } from './http/router';
@@ -73,6 +77,9 @@ export interface RegistryServer {
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Upload chunks that may stream at once per process; more wait (up to 30 s) for a connection. */
+const UPLOAD_SESSION_CONNECTIONS = 32;
+
 /**
  * Builds the data plane: a plain node:http server with a small router (the
  * hot path stays free of framework overhead and bodies stream straight to
@@ -80,9 +87,12 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function createRegistryServer(config: BerthConfig, deps: RegistryServerDeps = {}): Promise<RegistryServer> {
   const log = deps.logger ?? createLogger(config);
+  const trustedProxies = new TrustedProxies(config.trustedProxies);
   const ownsDb = !deps.db;
   const db = deps.db ?? createDb(requireDatabaseUrl(config), { maxConnections: 20 });
   const reads = new ReadPool(requireDatabaseUrl(config));
+  // Upload requests hold a transaction while their bytes stream (see UploadRepository): their own pool.
+  const uploadSessions = createDb(requireDatabaseUrl(config), { maxConnections: UPLOAD_SESSION_CONNECTIONS });
   const store = deps.blobStore ?? (await createBlobStore(config.storage));
   const ownsRedis = deps.redis === undefined;
   const redis =
@@ -103,7 +113,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   const sweeper = setInterval(() => hashes.sweep(), 5 * 60 * 1000);
   sweeper.unref();
   const uploads = new UploadService(
-    new UploadRepository(db),
+    new UploadRepository(db, uploadSessions, config.uploads.expirySeconds),
     blobs,
     new RepositoryRepository(db),
     registries,
@@ -111,7 +121,6 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     hashes,
     metrics,
     log,
-    config.uploads.expirySeconds,
   );
   const manifests = new ManifestService(new ManifestRepository(db, reads), blobs, store, log);
 
@@ -127,9 +136,9 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   new UploadController(uploads).register(router);
   new BlobController(blobs, store, metrics, config.storage.driver === 'azure' ? config.storage.redirectMinBytes : 0).register(router);
   new ManifestController(manifests).register(router);
+  new AcrController(new AcrService(new AcrRepository(db), manifests)).register(router);
 
   const app: RegistryAppContext = { config, db, reads, store, log, metrics, router, resolver };
-  const trustedProxies = new Set(config.trustedProxies);
 
   async function dispatch(ctx: RequestContext): Promise<void> {
     if (ctx.path === '/healthz') {
@@ -200,16 +209,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     const path = question === -1 ? url : url.slice(0, question);
     const rawQuery = question === -1 ? '' : url.slice(question + 1);
 
-    let host = (req.headers.host ?? '').toLowerCase();
-    let scheme = config.tls ? 'https' : 'http';
-    const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    if (trustedProxies.has(remote)) {
-      const forwardedHost = req.headers['x-forwarded-host'];
-      const forwardedProto = req.headers['x-forwarded-proto'];
-      if (typeof forwardedHost === 'string' && forwardedHost) host = forwardedHost.split(',')[0]!.trim().toLowerCase();
-      if (forwardedProto === 'https' || forwardedProto === 'http') scheme = forwardedProto;
-    }
-
+    const { host, scheme } = trustedProxies.originOf(req, Boolean(config.tls));
     const ctx = new RequestContext(req, res, requestId, log, path, rawQuery, host, scheme);
     ctx.continuePending = expectsContinue;
     res.once('close', () => {
@@ -247,6 +247,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
       });
       if (ownsRedis && redis) redis.disconnect();
       await reads.close();
+      await uploadSessions.$disconnect();
       if (ownsDb) await db.$disconnect();
     })());
 

@@ -23,6 +23,8 @@ export const OCI_ERROR_CODES = {
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
   RANGE_INVALID: { status: 416, message: 'invalid content range' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
+  /** Not in the spec: a malformed body or query parameter of the ACR extension API (`/acr/v1`), e.g. a bad `orderby`. */
+  BAD_REQUEST: { status: 400, message: 'bad request' },
   UNKNOWN: { status: 500, message: 'unknown error' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;
