@@ -1,5 +1,4 @@
-import { SecretBox } from '@berth/auth';
-import { adminPasswordAad } from '../src/credentials/admin-password';
+import { adminPasswordAad, SecretBox } from '@berth/auth';
 import { TestApp, errorFields, expectProblem, startTestApp } from './harness';
 
 let t: TestApp;

@@ -56,7 +56,7 @@ export interface WorkerServices {
 
 /** Builds the worker: every part wired, nothing started (start() does that). */
 export async function createWorker(config: BerthConfig, overrides: WorkerOverrides = {}): Promise<BerthWorker> {
-  const options = resolveWorkerOptions(overrides);
+  const options = resolveWorkerOptions({ queuePrefix: config.worker.queuePrefix, metricsPort: config.worker.metricsPort, ...overrides });
   const logger = overrides.logger ?? createLogger(config);
   const ownsDb = !overrides.db;
   const db: Db = overrides.db ?? createDb(requireDatabaseUrl(config), { maxConnections: 10 });

@@ -1,3 +1,4 @@
+export * from './admin-password';
 export * from './roles';
 export * from './secret-box';
 export * from './secrets';

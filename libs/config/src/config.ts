@@ -28,6 +28,12 @@ export interface BerthConfig {
   tokens: { accessTtlSeconds: number; refreshTtlSeconds: number };
   uploads: { expirySeconds: number };
   gc: { graceSeconds: number };
+  worker: {
+    /** Port of the worker's /metrics, /healthz and /readyz. */
+    metricsPort: number;
+    /** Prefix of every BullMQ key, so several installations can share one Redis. */
+    queuePrefix: string;
+  };
   webhooks: {
     timeoutMs: number;
     maxAttempts: number;
@@ -146,6 +152,9 @@ export function loadConfig(env: Env = process.env): BerthConfig {
   const keyFile = str('REGISTRY_TLS_KEY');
   if (Boolean(certFile) !== Boolean(keyFile)) problems.push('REGISTRY_TLS_CERT and REGISTRY_TLS_KEY must be set together');
 
+  const queuePrefix = str('BERTH_QUEUE_PREFIX', 'berth')!;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(queuePrefix)) problems.push('BERTH_QUEUE_PREFIX must be 1-64 letters, digits, - or _');
+
   const logLevel = str('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -169,6 +178,10 @@ export function loadConfig(env: Env = process.env): BerthConfig {
     },
     uploads: { expirySeconds: int('BERTH_UPLOAD_EXPIRY', 24 * 3600, 60, 30 * 86400) },
     gc: { graceSeconds: int('BERTH_GC_GRACE', 3600, 0, 30 * 86400) },
+    worker: {
+      metricsPort: int('BERTH_WORKER_METRICS_PORT', 9464, 0, 65535),
+      queuePrefix: str('BERTH_QUEUE_PREFIX', 'berth')!,
+    },
     webhooks: {
       timeoutMs: int('BERTH_WEBHOOK_TIMEOUT_MS', 10000, 100, 120000),
       maxAttempts: int('BERTH_WEBHOOK_MAX_ATTEMPTS', 5, 1, 20),

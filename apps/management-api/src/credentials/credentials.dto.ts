@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsIn } from 'class-validator';
-import { ADMIN_PASSWORD_NAMES, AdminPasswordName } from './admin-password';
+import { ADMIN_PASSWORD_NAMES, type AdminPasswordName } from '@berth/auth';
 
 export class RegenerateCredentialDto {
   @ApiProperty({ enum: ADMIN_PASSWORD_NAMES })

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SecretBox, generateSecret } from '@berth/auth';
+import { ADMIN_PASSWORD_NAMES, SecretBox, generateSecret, openAdminPassword, sealAdminPassword, type AdminPasswordName } from '@berth/auth';
 import { SECRET_BOX } from '../common/tokens';
 import type { RegistryRecord } from '../registries/registries.repository';
 import { RegistryAccess } from '../registries/registry-access.service';
-import { ADMIN_PASSWORD_NAMES, AdminPasswordName, adminPasswordAad, sealAdminPassword } from './admin-password';
 import { RegistryCredentialsDto } from './credentials.dto';
 import { CredentialException, CredentialExceptionCode } from './credentials.exception';
 import { CredentialsRepository } from './credentials.repository';
@@ -50,7 +49,7 @@ export class CredentialsService {
     const sealed = new Map((await this.credentials.listAdminPasswords(registry.id)).map((c) => [c.name, c.encryptedValue]));
     const passwords = ADMIN_PASSWORD_NAMES.filter((slot) => sealed.has(slot)).map((slot) => ({
       name: slot,
-      value: this.box.open(sealed.get(slot)!, adminPasswordAad(registry.id, slot)),
+      value: openAdminPassword(this.box, registry.id, slot, sealed.get(slot)!),
     }));
     return { username: registry.name, passwords };
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { SecretBox, generateSecret } from '@berth/auth';
+import { ADMIN_PASSWORD_NAMES, SecretBox, generateSecret, sealAdminPassword } from '@berth/auth';
 import type { BerthConfig } from '@berth/config';
 import { Prisma, writeOutboxEvent } from '@berth/db';
 import type { RegistryDeletePayload } from '@berth/events';
@@ -8,7 +8,6 @@ import { CommonException } from '../common/common.exception';
 import type { LimitViolation } from '../common/domain-exception';
 import { PageQueryDto, DEFAULT_PAGE_SIZE, decodeSkipToken, toPage } from '../common/paging';
 import { CONFIG, SECRET_BOX } from '../common/tokens';
-import { ADMIN_PASSWORD_NAMES, sealAdminPassword } from '../credentials/admin-password';
 import { SkuLimits, SkusRepository } from '../skus/skus.repository';
 import {
   CheckNameDto,

@@ -1,4 +1,4 @@
-import { constantTimeEqual, TokenError, type SecretBox, type SecretHasher, type TokenIdentity, type TokenService } from '@berth/auth';
+import { constantTimeEqual, openAdminPassword, TokenError, type SecretBox, type SecretHasher, type TokenIdentity, type TokenService } from '@berth/auth';
 import type { RegistryInfo } from '../registries/registry-info';
 import type { IdentityRepository } from './identity.repository';
 import { Permissions } from './permissions';
@@ -93,7 +93,7 @@ export class IdentityService {
     for (const credential of sealed) {
       let value: string;
       try {
-        value = this.box.open(credential.encryptedValue, `${registry.id}:${credential.name}`);
+        value = openAdminPassword(this.box, registry.id, credential.name, credential.encryptedValue);
       } catch {
         continue; // a row sealed for another registry or key never matches
       }

@@ -64,6 +64,10 @@ export class BlobController {
     const blob = await this.blobs.findLinked(ctx.registry.id, name, digest);
     if (!blob) throw new OciError('BLOB_UNKNOWN', { detail: { digest } });
     if (!blob.repositoryReadEnabled) throw readDisabled(`repository ${name}`);
+    // A client that finds the blob here may skip its upload and reference it
+    // in a manifest later: give it a fresh grace period against GC. False
+    // means GC deleted the row since the lookup.
+    if (blob.stale && !(await this.blobs.touch(ctx.registry.id, blob.id))) throw new OciError('BLOB_UNKNOWN', { detail: { digest } });
     const headers: Record<string, string | number> = {
       'Docker-Content-Digest': digest,
       'Content-Type': 'application/octet-stream',

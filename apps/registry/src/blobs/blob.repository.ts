@@ -1,19 +1,39 @@
-import type { Db } from '@berth/db';
+import type { Db, Tx } from '@berth/db';
 import type { ReadPool } from '../data/read-pool';
 import { TX_OPTIONS } from '../data/transactions';
+import { lockServingRegistry } from '../registries/registry.repository';
 import { ensureRepository } from '../repositories/repository.repository';
 
 export interface LinkedBlob {
+  id: bigint;
   size: number;
   storageKey: string;
   repositoryReadEnabled: boolean;
+  /** lastUsedAt is older than LAST_USED_REFRESH_SECONDS: the caller should `touch` it. */
+  stale: boolean;
 }
 
 export type CommitResult = { kind: 'created' } | { kind: 'deduplicated' } | { kind: 'quota-exceeded'; usedBytes: number };
 
 /**
+ * Blob."lastUsedAt" is refreshed by reads and mounts only when older than
+ * this, so a busy blob costs no write per pull. Garbage collection keeps an
+ * unreferenced blob for its grace period after lastUsedAt, so a client that
+ * skipped an upload because the blob exists still has (nearly) the whole
+ * grace period to put the manifest that references it.
+ */
+export const LAST_USED_REFRESH_SECONDS = 300;
+
+/**
  * Blob metadata. Postgres maps (registry, digest) → storage key; a blob is
  * visible only through repositories linked to it (RepositoryBlob).
+ *
+ * Garbage collection (apps/worker, blob-gc.processor.ts) deletes a Blob row
+ * that no manifest references, no upload names and whose lastUsedAt (always
+ * the database clock, never this process's) is past the grace period, after
+ * locking it `FOR UPDATE SKIP LOCKED`. Every path here that reuses an
+ * existing blob therefore locks or updates its row first, and treats a row
+ * that vanished meanwhile as "not there".
  */
 export class BlobRepository {
   constructor(
@@ -23,9 +43,10 @@ export class BlobRepository {
 
   /** The blob `digest` as readable through `repositoryName`, or undefined when not linked there (hot path: prepared statement). */
   async findLinked(registryId: string, repositoryName: string, digest: string): Promise<LinkedBlob | undefined> {
-    const rows = await this.reads.query<{ size: string; storageKey: string; readEnabled: boolean }>(
+    const rows = await this.reads.query<{ id: string; size: string; storageKey: string; readEnabled: boolean; stale: boolean }>(
       'blob.find-linked',
-      `SELECT b."size", b."storageKey", r."readEnabled"
+      `SELECT b."id", b."size", b."storageKey", r."readEnabled",
+              b."lastUsedAt" < now() - interval '${LAST_USED_REFRESH_SECONDS} seconds' AS "stale"
        FROM "Repository" r
        JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
        JOIN "Blob" b ON b."id" = rb."blobId"
@@ -33,7 +54,20 @@ export class BlobRepository {
       [registryId, repositoryName, digest],
     );
     const row = rows[0];
-    return row ? { size: Number(row.size), storageKey: row.storageKey, repositoryReadEnabled: row.readEnabled } : undefined;
+    return row
+      ? { id: BigInt(row.id), size: Number(row.size), storageKey: row.storageKey, repositoryReadEnabled: row.readEnabled, stale: row.stale }
+      : undefined;
+  }
+
+  /**
+   * Marks a blob used now (database clock). False when the row is gone:
+   * garbage collection deleted it after it was looked up (the UPDATE waits
+   * for GC's row lock, then finds nothing).
+   */
+  async touch(registryId: string, blobId: bigint): Promise<boolean> {
+    const rows = await this.db.$queryRaw<Array<{ id: bigint }>>`
+      UPDATE "Blob" SET "lastUsedAt" = now() WHERE "id" = ${blobId} AND "registryId" = ${registryId}::uuid RETURNING "id"`;
+    return rows.length === 1;
   }
 
   /** Whether the blobs with these digests are linked to the repository, with their ids and sizes. */
@@ -71,91 +105,101 @@ export class BlobRepository {
 
   /**
    * Records a verified upload as a blob of the registry and links it to the
-   * repository, in one transaction with the storage usage update and the
-   * removal of the upload session. When the registry already has the digest
-   * the existing blob is linked instead ('deduplicated': the caller deletes
-   * the new bytes). Usage counts each distinct blob of a registry once, and
-   * may not exceed `quotaBytes`.
+   * repository, inside the caller's transaction (the one holding the Upload
+   * row), which also deletes the upload session. When the registry already
+   * has the digest the existing blob is linked instead ('deduplicated': the
+   * caller deletes the new bytes after the commit). Usage counts each
+   * distinct blob of a registry once, and may not exceed `quotaBytes`
+   * ('quota-exceeded': nothing is recorded, the session stays for the caller
+   * to discard).
+   *
+   * The upsert is one statement, so a concurrent garbage collection cannot
+   * make it fail: ON CONFLICT DO UPDATE waits for GC's lock on the existing
+   * row, and when GC deleted that row it inserts ours instead (our object
+   * becomes the blob). Refuses (NAME_UNKNOWN) when the registry is being deleted.
    */
-  async commitUpload(input: {
-    registryId: string;
-    repositoryName: string;
-    uploadId: string;
-    digest: string;
-    size: number;
-    storageKey: string;
-    quotaBytes: number;
-  }): Promise<CommitResult> {
+  async commitUpload(
+    tx: Tx,
+    input: {
+      registryId: string;
+      repositoryName: string;
+      uploadId: string;
+      digest: string;
+      size: number;
+      storageKey: string;
+      quotaBytes: number;
+    },
+  ): Promise<CommitResult> {
     const { registryId, digest, size } = input;
-    const now = new Date();
-    return this.db.$transaction(async (tx) => {
-      const repository = await ensureRepository(tx, registryId, input.repositoryName);
-      let blobId: bigint;
-      let kind: 'created' | 'deduplicated';
-      const inserted = await tx.$queryRaw<Array<{ id: bigint }>>`
-        INSERT INTO "Blob" ("registryId", "digest", "size", "storageKey", "createdAt", "lastUsedAt")
-        VALUES (${registryId}::uuid, ${digest}, ${BigInt(size)}, ${input.storageKey}, ${now}, ${now})
-        ON CONFLICT ("registryId", "digest") DO NOTHING
-        RETURNING "id"`;
-      if (inserted[0]) {
-        const updated = await tx.$queryRaw<Array<{ storageUsedBytes: bigint }>>`
-          UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(size)}
-          WHERE "id" = ${registryId}::uuid AND "storageUsedBytes" + ${BigInt(size)} <= ${BigInt(input.quotaBytes)}
-          RETURNING "storageUsedBytes"`;
-        if (!updated[0]) {
-          const usage = await tx.registry.findUnique({ where: { id: registryId }, select: { storageUsedBytes: true } });
-          // Throwing rolls the blob row back; the caller discards the bytes.
-          throw new QuotaExceeded(Number(usage?.storageUsedBytes ?? 0));
-        }
-        blobId = inserted[0].id;
-        kind = 'created';
-      } else {
-        const existing = await tx.$queryRaw<Array<{ id: bigint }>>`
-          UPDATE "Blob" SET "lastUsedAt" = ${now}
-          WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest}
-          RETURNING "id"`;
-        if (!existing[0]) throw new Error(`blob ${digest} vanished during commit`);
-        blobId = existing[0].id;
-        kind = 'deduplicated';
+    await lockServingRegistry(tx, registryId);
+    const repository = await ensureRepository(tx, registryId, input.repositoryName);
+    // Our storage key is unique to this upload, so a row carrying it is the one we inserted.
+    const upserted = await tx.$queryRaw<Array<{ id: bigint; inserted: boolean }>>`
+      INSERT INTO "Blob" ("registryId", "digest", "size", "storageKey", "createdAt", "lastUsedAt")
+      VALUES (${registryId}::uuid, ${digest}, ${BigInt(size)}, ${input.storageKey}, now(), now())
+      ON CONFLICT ("registryId", "digest") DO UPDATE SET "lastUsedAt" = now()
+      RETURNING "id", "storageKey" = ${input.storageKey} AS "inserted"`;
+    const blob = upserted[0]!;
+    if (blob.inserted) {
+      const updated = await tx.$queryRaw<Array<{ storageUsedBytes: bigint }>>`
+        UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(size)}
+        WHERE "id" = ${registryId}::uuid AND "storageUsedBytes" + ${BigInt(size)} <= ${BigInt(input.quotaBytes)}
+        RETURNING "storageUsedBytes"`;
+      if (!updated[0]) {
+        // Nobody else can see the uncommitted row yet: take it back and leave the session to the caller.
+        await tx.$executeRaw`DELETE FROM "Blob" WHERE "id" = ${blob.id}`;
+        const usage = await tx.$queryRaw<Array<{ storageUsedBytes: bigint }>>`
+          SELECT "storageUsedBytes" FROM "Registry" WHERE "id" = ${registryId}::uuid`;
+        return { kind: 'quota-exceeded', usedBytes: Number(usage[0]?.storageUsedBytes ?? 0) };
       }
-      await tx.$executeRaw`
-        INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blobId}, ${now})
-        ON CONFLICT DO NOTHING`;
-      await tx.$executeRaw`DELETE FROM "Upload" WHERE "id" = ${input.uploadId}::uuid AND "registryId" = ${registryId}::uuid`;
-      return { kind };
-    }, TX_OPTIONS).catch((error: unknown) => {
-      if (error instanceof QuotaExceeded) return { kind: 'quota-exceeded', usedBytes: error.usedBytes } as const;
-      throw error;
-    });
+    }
+    await tx.$executeRaw`
+      INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blob.id}, now())
+      ON CONFLICT DO NOTHING`;
+    await tx.$executeRaw`DELETE FROM "Upload" WHERE "id" = ${input.uploadId}::uuid AND "registryId" = ${registryId}::uuid`;
+    return { kind: blob.inserted ? 'created' : 'deduplicated' };
   }
 
   /**
    * Cross-repository mount: links the blob of `fromRepository` to
-   * `toRepository`. False when the source does not have it (or hides it).
+   * `toRepository`. Undefined when the source does not have it (or hides
+   * it), or garbage collection is deleting it: the client uploads instead.
+   * The source row is locked FOR KEY SHARE (GC skips it) and its lastUsedAt
+   * refreshed, so the manifest that will reference it has the grace period.
    */
   async mount(registryId: string, fromRepository: string, toRepository: string, digest: string): Promise<{ size: number } | undefined> {
-    const now = new Date();
     return this.db.$transaction(async (tx) => {
-      const source = await tx.$queryRaw<Array<{ id: bigint; size: bigint }>>`
-        SELECT b."id", b."size"
+      await lockServingRegistry(tx, registryId);
+      const source = await tx.$queryRaw<Array<{ id: bigint; size: bigint; stale: boolean }>>`
+        SELECT b."id", b."size", b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
         FROM "Repository" r
         JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
         JOIN "Blob" b ON b."id" = rb."blobId"
         WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${fromRepository} AND r."readEnabled" AND b."digest" = ${digest}
-        FOR SHARE OF b`;
-      if (!source[0]) return undefined;
+        FOR KEY SHARE OF b`;
+      const blob = source[0];
+      if (!blob) return undefined;
       const repository = await ensureRepository(tx, registryId, toRepository);
       await tx.$executeRaw`
-        INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${source[0].id}, ${now})
+        INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blob.id}, now())
         ON CONFLICT DO NOTHING`;
-      await tx.$executeRaw`UPDATE "Blob" SET "lastUsedAt" = ${now} WHERE "id" = ${source[0].id}`;
-      return { size: Number(source[0].size) };
+      if (blob.stale) await touchIfStale(tx, [blob.id]);
+      return { size: Number(blob.size) };
     }, TX_OPTIONS);
   }
 }
 
-class QuotaExceeded extends Error {
-  constructor(readonly usedBytes: number) {
-    super('storage quota exceeded');
-  }
+/**
+ * Refreshes lastUsedAt (database clock) of those blobs not used for
+ * LAST_USED_REFRESH_SECONDS. Rows are locked in id order, so transactions
+ * refreshing overlapping sets cannot deadlock.
+ */
+export async function touchIfStale(tx: Tx, blobIds: bigint[]): Promise<void> {
+  if (blobIds.length === 0) return;
+  await tx.$executeRaw`
+    UPDATE "Blob" SET "lastUsedAt" = now()
+    WHERE "id" IN (
+      SELECT "id" FROM "Blob"
+      WHERE "id" = ANY(${blobIds}::bigint[]) AND "lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS})
+      ORDER BY "id" FOR NO KEY UPDATE)`;
 }

@@ -3,6 +3,8 @@ import { writeOutboxEvent, type Db, type Tx } from '@berth/db';
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
 import type { ReadPool } from '../data/read-pool';
 import { TX_OPTIONS } from '../data/transactions';
+import { touchIfStale } from '../blobs/blob.repository';
+import { lockServingRegistry } from '../registries/registry.repository';
 import { ensureRepository } from '../repositories/repository.repository';
 
 export interface StoredManifest {
@@ -29,8 +31,12 @@ export interface NewManifest {
   architecture: string | undefined;
   os: string | undefined;
   annotations: Record<string, string> | undefined;
-  /** Ids of the (already verified) blobs the manifest references. */
-  blobIds: bigint[];
+  /**
+   * Digests of the blobs the manifest references (distinct; sizes already
+   * checked). They are re-found, linked to the repository and locked inside
+   * the write transaction; one that vanished meanwhile refuses the write.
+   */
+  blobDigests: string[];
   /** Digests of child manifests (index / manifest list), which must exist in the repository. */
   childDigests: string[];
   tag: string | undefined;
@@ -39,7 +45,7 @@ export interface NewManifest {
 /** Why a manifest write was refused inside its transaction. */
 export class ManifestWriteRefused extends Error {
   constructor(
-    readonly reason: 'repository-locked' | 'tag-locked' | 'missing-children' | 'manifest-locked' | 'referenced' | 'unknown',
+    readonly reason: 'repository-locked' | 'tag-locked' | 'missing-blobs' | 'missing-children' | 'manifest-locked' | 'referenced' | 'unknown',
     readonly detail?: unknown,
   ) {
     super(reason);
@@ -92,13 +98,40 @@ export class ManifestRepository {
    * is idempotent; moving a tag marks the manifest it left untagged when that
    * was its last tag. Usage grows by the manifest's size when its digest is
    * new to the registry.
+   *
+   * Garbage collection safety (the protocol in apps/worker's
+   * blob-gc.processor.ts): before anything else the referenced blobs are
+   * locked FOR KEY SHARE, in id order, and must still be linked to the
+   * repository. GC locks a candidate FOR UPDATE SKIP LOCKED, so it skips
+   * these rows until this transaction commits, and its re-check then sees
+   * the ManifestBlob rows. When GC locked a row first and deletes it, our
+   * lock waits, then finds no row: the push is refused with
+   * MANIFEST_BLOB_UNKNOWN ('missing-blobs'), never a foreign-key failure.
+   * Refuses (NAME_UNKNOWN) when the registry is being deleted.
    */
   async save(manifest: NewManifest, event: ImagePushPayload): Promise<void> {
     const { registryId, digest } = manifest;
     await this.db.$transaction(async (tx) => {
       const now = new Date();
+      await lockServingRegistry(tx, registryId);
       const repository = await ensureRepository(tx, registryId, manifest.repositoryName);
       if (!repository.writeEnabled) throw new ManifestWriteRefused('repository-locked');
+
+      let blobIds: bigint[] = [];
+      if (manifest.blobDigests.length > 0) {
+        const blobs = await tx.$queryRaw<Array<{ id: bigint; digest: string }>>`
+          SELECT b."id", b."digest"
+          FROM "Blob" b
+          JOIN "RepositoryBlob" rb ON rb."blobId" = b."id" AND rb."repositoryId" = ${repository.id}::uuid
+          WHERE b."registryId" = ${registryId}::uuid AND b."digest" = ANY(${manifest.blobDigests}::text[])
+          ORDER BY b."id"
+          FOR KEY SHARE OF b`;
+        const found = new Set(blobs.map((blob) => blob.digest));
+        const missing = manifest.blobDigests.filter((blobDigest) => !found.has(blobDigest));
+        if (missing.length > 0) throw new ManifestWriteRefused('missing-blobs', missing);
+        blobIds = blobs.map((blob) => blob.id);
+        await touchIfStale(tx, blobIds);
+      }
 
       let childIds: bigint[] = [];
       if (manifest.childDigests.length > 0) {
@@ -130,10 +163,10 @@ export class ManifestRepository {
         if (!elsewhere[0]) {
           await tx.$executeRaw`UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(manifest.payload.length)} WHERE "id" = ${registryId}::uuid`;
         }
-        if (manifest.blobIds.length > 0) {
+        if (blobIds.length > 0) {
           await tx.$executeRaw`
             INSERT INTO "ManifestBlob" ("manifestId", "blobId")
-            SELECT ${manifestId}, unnest(${manifest.blobIds}::bigint[]) ON CONFLICT DO NOTHING`;
+            SELECT ${manifestId}, unnest(${blobIds}::bigint[]) ON CONFLICT DO NOTHING`;
         }
         if (childIds.length > 0) {
           await tx.$executeRaw`
@@ -144,9 +177,6 @@ export class ManifestRepository {
         const existing = await tx.$queryRaw<Array<{ id: bigint }>>`
           SELECT "id" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ${digest}`;
         manifestId = existing[0]!.id;
-      }
-      if (manifest.blobIds.length > 0) {
-        await tx.$executeRaw`UPDATE "Blob" SET "lastUsedAt" = ${now} WHERE "id" = ANY(${manifest.blobIds}::bigint[])`;
       }
       if (manifest.tag !== undefined) await this.pointTag(tx, repository.id, manifest.tag, manifestId, now);
       await writeOutboxEvent(tx, { registryId, type: 'image.push', payload: event });

@@ -47,7 +47,9 @@ export class ManifestService {
    * Validates and stores a pushed manifest. The digest is computed over the
    * exact bytes received (with the algorithm of a digest reference), every
    * referenced blob must be linked to the repository and every child manifest
-   * present in it; a missing subject is allowed (OCI 1.1).
+   * present in it; a missing subject is allowed (OCI 1.1). The blob check
+   * here answers early; the write transaction checks again under lock (see
+   * ManifestRepository.save).
    */
   async put(
     registry: RegistryInfo,
@@ -94,7 +96,7 @@ export class ManifestService {
           architecture: platform?.architecture,
           os: platform?.os,
           annotations: parsed.annotations,
-          blobIds: parsed.blobs.map((blob) => linked.get(blob.digest)!.id),
+          blobDigests: [...new Set(parsed.blobs.map((blob) => blob.digest))],
           childDigests: [...new Set(parsed.manifests.map((child) => child.digest))],
           tag,
         },
@@ -118,6 +120,14 @@ export class ManifestService {
           throw lockedError(`repository ${repositoryName}`, 'writeEnabled');
         case 'tag-locked':
           throw lockedError(`tag ${repositoryName}:${tag}`, 'writeEnabled');
+        case 'missing-blobs': {
+          // Garbage collection removed a blob between the check above and the write: the client uploads it again.
+          const missing = error.detail as string[];
+          throw new OciError('MANIFEST_BLOB_UNKNOWN', {
+            message: `blob ${missing[0]} is not in repository ${repositoryName}`,
+            detail: { digest: missing[0] },
+          });
+        }
         case 'missing-children': {
           const missing = error.detail as string[];
           throw new OciError('MANIFEST_BLOB_UNKNOWN', {

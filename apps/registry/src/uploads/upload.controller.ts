@@ -4,16 +4,7 @@ import type { RequestContext } from '../http/request-context';
 import { send } from '../http/respond';
 import type { Router } from '../http/router';
 import { repositoryScope } from '../http/scopes';
-import type { UploadSession } from './upload.repository';
-import { uploadRangeHeader, type UploadService } from './upload.service';
-
-function sessionHeaders(session: UploadSession): Record<string, string> {
-  return {
-    Location: `/v2/${session.repositoryName}/blobs/uploads/${session.id}`,
-    Range: uploadRangeHeader(session.offset),
-    'Docker-Upload-UUID': session.id,
-  };
-}
+import { sessionHeaders, type UploadChunk, type UploadService } from './upload.service';
 
 function blobCreatedHeaders(repositoryName: string, digest: string): Record<string, string> {
   return { Location: `/v2/${repositoryName}/blobs/${digest}`, 'Docker-Content-Digest': digest };
@@ -64,7 +55,7 @@ export class UploadController {
     const digestParam = ctx.query.get('digest');
     if (digestParam !== null && mount === null) {
       const digest = requireDigest(digestParam);
-      await this.uploads.uploadWhole(ctx.registry, name, digest, ctx.body(), ctx.contentLength());
+      await this.uploads.uploadWhole(ctx.registry, name, digest, () => ctx.body(), ctx.contentLength());
       send(ctx, 201, blobCreatedHeaders(name, digest.digest));
       return;
     }
@@ -85,45 +76,38 @@ export class UploadController {
   }
 
   private async status(ctx: RequestContext): Promise<void> {
-    const session = await this.uploads.find(ctx.registry, ctx.params.name!, ctx.params.uuid!);
+    const session = await this.uploads.status(ctx.registry, ctx.params.name!, ctx.params.uuid!);
     send(ctx, 204, sessionHeaders(session));
   }
 
   private async patch(ctx: RequestContext): Promise<void> {
-    const session = await this.uploads.find(ctx.registry, ctx.params.name!, ctx.params.uuid!);
-    await this.appendFromRequest(ctx, session);
+    const session = await this.uploads.patch(ctx.registry, ctx.params.name!, ctx.params.uuid!, chunkOf(ctx, true));
     send(ctx, 202, sessionHeaders(session));
   }
 
   private async complete(ctx: RequestContext): Promise<void> {
     const digest = requireDigest(ctx.query.get('digest'));
-    const session = await this.uploads.find(ctx.registry, ctx.params.name!, ctx.params.uuid!);
-    if (ctx.hasBody()) await this.appendFromRequest(ctx, session);
-    await this.uploads.complete(ctx.registry, session, digest);
-    send(ctx, 201, blobCreatedHeaders(session.repositoryName, digest.digest));
+    const name = ctx.params.name!;
+    await this.uploads.complete(ctx.registry, name, ctx.params.uuid!, digest, chunkOf(ctx, false));
+    send(ctx, 201, blobCreatedHeaders(name, digest.digest));
   }
 
   private async cancel(ctx: RequestContext): Promise<void> {
-    const session = await this.uploads.find(ctx.registry, ctx.params.name!, ctx.params.uuid!);
-    await this.uploads.cancel(ctx.registry, session);
+    await this.uploads.cancel(ctx.registry, ctx.params.name!, ctx.params.uuid!);
     send(ctx, 204);
   }
+}
 
-  /** Checks Content-Range (when sent) against the session, then streams the body in. */
-  private async appendFromRequest(ctx: RequestContext, session: UploadSession): Promise<void> {
-    const contentLength = ctx.contentLength();
-    const rangeHeader = ctx.header('content-range');
-    if (rangeHeader !== undefined) {
-      const range = parseContentRange(rangeHeader);
-      if (!range || range.start !== session.offset) throw this.uploads.rangeInvalid(session);
-      if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
-        throw new OciError('RANGE_INVALID', {
-          message: 'Content-Range and Content-Length disagree',
-          headers: sessionHeaders(session),
-        });
-      }
-    }
-    if (contentLength === 0) return;
-    await this.uploads.append(ctx.registry, session, ctx.body(), contentLength);
-  }
+/**
+ * The request's chunk. A PATCH always has one (Content-Range is checked even
+ * when the body is empty); a PUT only when it carries a body.
+ */
+function chunkOf(ctx: RequestContext, always: boolean): UploadChunk | undefined {
+  if (!always && !ctx.hasBody()) return undefined;
+  const rangeHeader = ctx.header('content-range');
+  return {
+    body: () => ctx.body(),
+    contentLength: ctx.contentLength(),
+    range: rangeHeader === undefined ? undefined : (parseContentRange(rangeHeader) ?? 'invalid'),
+  };
 }

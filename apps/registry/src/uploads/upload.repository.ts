@@ -1,4 +1,4 @@
-import type { Db } from '@berth/db';
+import type { Db, Tx } from '@berth/db';
 import type { UploadParts } from '@berth/storage';
 
 export interface UploadSession {
@@ -9,56 +9,112 @@ export interface UploadSession {
   parts: UploadParts;
 }
 
+interface SessionRow {
+  id: string;
+  repositoryName: string;
+  storageKey: string;
+  offset: bigint;
+  parts: unknown;
+}
+
+/** The longest a chunk may stream while its session is locked (Node timers cap at ~24.8 days). */
+const MAX_LOCK_MS = 24 * 3600 * 1000;
+
 /**
  * Upload sessions live in Postgres (offset and the driver's parts state), so
- * any replica can continue an upload, also after a restart.
+ * any replica can continue an upload, also after a restart. Expiry is
+ * decided by the database clock.
+ *
+ * Every request that changes a session (PATCH, PUT, DELETE) holds its row
+ * `FOR UPDATE` for the whole request, bytes streaming included
+ * (`withLockedSession`): concurrent chunks of one upload, on any replicas,
+ * run one after the other, and the worker's upload expiry (which locks with
+ * SKIP LOCKED) never removes a session in use. Those transactions run on
+ * their own connection pool (`sessions`), so long uploads cannot starve the
+ * rest of the data plane of connections; its size bounds the chunks that
+ * stream at once per process (the others wait for a connection).
  */
 export class UploadRepository {
-  constructor(private readonly db: Db) {}
+  private readonly lockOptions: { maxWait: number; timeout: number };
 
-  async create(registryId: string, session: { id: string; repositoryName: string; storageKey: string; expiresAt: Date }): Promise<void> {
-    await this.db.upload.create({
-      data: {
-        id: session.id,
-        registryId,
-        repositoryName: session.repositoryName,
-        storageKey: session.storageKey,
-        expiresAt: session.expiresAt,
-      },
-    });
+  constructor(
+    private readonly db: Db,
+    private readonly sessions: Db,
+    private readonly expirySeconds: number,
+  ) {
+    this.lockOptions = { maxWait: 30_000, timeout: Math.min(expirySeconds * 1000, MAX_LOCK_MS) };
   }
 
-  /** The unexpired session `id` of this registry and repository. */
-  async find(registryId: string, repositoryName: string, id: string, now: Date): Promise<UploadSession | undefined> {
-    const row = await this.db.upload.findFirst({
-      where: { id, registryId, repositoryName, expiresAt: { gt: now } },
-      select: { id: true, repositoryName: true, storageKey: true, offset: true, parts: true },
-    });
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      repositoryName: row.repositoryName,
-      storageKey: row.storageKey,
-      offset: Number(row.offset),
-      parts: Array.isArray(row.parts) ? (row.parts as UploadParts) : [],
-    };
+  /** Creates a session; false when the registry is no longer serving (being deleted). */
+  async create(registryId: string, session: { id: string; repositoryName: string; storageKey: string }): Promise<boolean> {
+    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO "Upload" ("id", "registryId", "repositoryName", "storageKey", "createdAt", "updatedAt", "expiresAt")
+      SELECT ${session.id}::uuid, r."id", ${session.repositoryName}, ${session.storageKey}, now(), now(),
+             now() + make_interval(secs => ${this.expirySeconds})
+      FROM "Registry" r WHERE r."id" = ${registryId}::uuid AND r."provisioningState" = 'Succeeded'
+      RETURNING "id"::text AS "id"`;
+    return rows.length === 1;
+  }
+
+  /** The unexpired session `id` of this registry and repository (no lock: status requests). */
+  async find(registryId: string, repositoryName: string, id: string): Promise<UploadSession | undefined> {
+    const rows = await this.db.$queryRaw<SessionRow[]>`
+      SELECT "id"::text AS "id", "repositoryName", "storageKey", "offset", "parts" FROM "Upload"
+      WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "repositoryName" = ${repositoryName} AND "expiresAt" > now()`;
+    return toSession(rows[0]);
   }
 
   /**
-   * Records appended bytes, only if nobody else moved the session meanwhile
-   * (compare-and-set on the offset). Extends the expiry: an active upload
-   * does not expire.
+   * Runs `work` in a transaction holding the unexpired session's row FOR
+   * UPDATE (waiting for a request that holds it). Undefined when there is no
+   * such session. What `work` writes through `tx` commits with it; an
+   * exception rolls it all back.
    */
-  async advance(registryId: string, id: string, fromOffset: number, toOffset: number, parts: UploadParts, expiresAt: Date): Promise<boolean> {
-    const result = await this.db.upload.updateMany({
-      where: { id, registryId, offset: BigInt(fromOffset) },
-      data: { offset: BigInt(toOffset), parts: parts as never, expiresAt },
-    });
-    return result.count === 1;
+  async withLockedSession<T>(
+    registryId: string,
+    repositoryName: string,
+    id: string,
+    work: (tx: Tx, session: UploadSession) => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
+    return this.sessions.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<SessionRow[]>`
+        SELECT "id"::text AS "id", "repositoryName", "storageKey", "offset", "parts" FROM "Upload"
+        WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "repositoryName" = ${repositoryName}
+          AND "expiresAt" > statement_timestamp()
+        FOR UPDATE`;
+      const session = toSession(rows[0]);
+      if (!session) return undefined;
+      return { value: await work(tx, session) };
+    }, this.lockOptions);
   }
 
-  async delete(registryId: string, id: string): Promise<boolean> {
-    const result = await this.db.upload.deleteMany({ where: { id, registryId } });
-    return result.count === 1;
+  /**
+   * Records appended bytes of a locked session and extends its expiry (an
+   * active upload does not expire). statement_timestamp(), not now(): the
+   * transaction may have started long ago, when the chunk began to stream.
+   */
+  async advance(tx: Tx, registryId: string, id: string, fromOffset: number, toOffset: number, parts: UploadParts): Promise<boolean> {
+    const count = await tx.$executeRaw`
+      UPDATE "Upload" SET "offset" = ${BigInt(toOffset)}, "parts" = ${JSON.stringify(parts)}::jsonb, "updatedAt" = statement_timestamp(),
+             "expiresAt" = statement_timestamp() + make_interval(secs => ${this.expirySeconds})
+      WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "offset" = ${BigInt(fromOffset)}`;
+    return count === 1;
   }
+
+  /** Deletes a session (idempotent); through `tx` when the caller holds its row. */
+  async delete(registryId: string, id: string, tx?: Tx): Promise<boolean> {
+    const count = await (tx ?? this.db).$executeRaw`DELETE FROM "Upload" WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid`;
+    return count === 1;
+  }
+}
+
+function toSession(row: SessionRow | undefined): UploadSession | undefined {
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    repositoryName: row.repositoryName,
+    storageKey: row.storageKey,
+    offset: Number(row.offset),
+    parts: Array.isArray(row.parts) ? (row.parts as UploadParts) : [],
+  };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Tx } from '@berth/db';
 import { Digester, OciError, type DigestAlgorithm, type ParsedDigest } from '@berth/oci';
 import { blobKey, StorageError, type BlobStore } from '@berth/storage';
 import type { BlobRepository } from '../blobs/blob.repository';
@@ -38,9 +39,44 @@ class UploadMeter extends Transform {
   }
 }
 
+/**
+ * A chunk of a PATCH or PUT. `body` is called only once the session is
+ * locked and the checks passed, so a client waiting on `Expect: 100-continue`
+ * sends nothing for a refused chunk.
+ */
+export interface UploadChunk {
+  body: () => Readable;
+  contentLength: number | undefined;
+  /** Content-Range as sent: parsed, 'invalid' when malformed, undefined when absent. */
+  range: { start: number; end: number } | 'invalid' | undefined;
+}
+
+/**
+ * The outcome of work on a locked session that removed the session: its row
+ * is deleted in the transaction, its object after the commit, then `error`
+ * (if any) is thrown to the client.
+ */
+class Discarded {
+  constructor(
+    readonly storageKey: string,
+    readonly error: OciError | undefined,
+  ) {}
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function uploadRangeHeader(offset: number): string {
   // Distribution's convention: "0-0" for an empty upload, else the inclusive end.
   return `0-${Math.max(offset - 1, 0)}`;
+}
+
+/** Location, Range and Docker-Upload-UUID of a session, for 202/204 answers and 416 errors. */
+export function sessionHeaders(session: UploadSession): Record<string, string> {
+  return {
+    Location: `/v2/${session.repositoryName}/blobs/uploads/${session.id}`,
+    Range: uploadRangeHeader(session.offset),
+    'Docker-Upload-UUID': session.id,
+  };
 }
 
 /**
@@ -52,6 +88,10 @@ export function uploadRangeHeader(offset: number): string {
  * Digests are computed while bytes stream through; a process that did not
  * see the earlier chunks (restart, another replica) re-hashes the stored
  * prefix first.
+ *
+ * PATCH, PUT and DELETE of a session run with its row locked for the whole
+ * request (UploadRepository.withLockedSession), so they never overlap, on
+ * any replica; completion commits the blob in that same transaction.
  */
 export class UploadService {
   constructor(
@@ -63,7 +103,6 @@ export class UploadService {
     private readonly hashes: UploadHashCache,
     private readonly metrics: RegistryMetrics,
     private readonly log: Logger,
-    private readonly expirySeconds: number,
   ) {}
 
   /** Opens a session; refuses up front (before any byte is sent) when the repository is locked or the registry is over quota. */
@@ -73,30 +112,150 @@ export class UploadService {
     if (used >= registry.sku.includedStorageBytes) throw storageQuotaExceeded(registry, used);
     const id = randomUUID();
     const session: UploadSession = { id, repositoryName, storageKey: blobKey(registry.id, id), offset: 0, parts: [] };
-    await this.uploads.create(registry.id, { ...session, expiresAt: this.expiry() });
+    if (!(await this.uploads.create(registry.id, session))) throw new OciError('NAME_UNKNOWN', { message: 'this registry is being deleted' });
     return session;
   }
 
-  async find(registry: RegistryInfo, repositoryName: string, uploadId: string): Promise<UploadSession> {
-    const session = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uploadId)
-      ? await this.uploads.find(registry.id, repositoryName, uploadId, new Date())
-      : undefined;
+  /** The session's state (status requests); BLOB_UPLOAD_UNKNOWN when unknown or expired. */
+  async status(registry: RegistryInfo, repositoryName: string, uploadId: string): Promise<UploadSession> {
+    const session = UUID_PATTERN.test(uploadId) ? await this.uploads.find(registry.id, repositoryName, uploadId) : undefined;
     if (!session) throw new OciError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: uploadId } });
     return session;
   }
 
+  /** Appends a chunk (PATCH); returns the session at its new offset. */
+  async patch(registry: RegistryInfo, repositoryName: string, uploadId: string, chunk: UploadChunk | undefined): Promise<UploadSession> {
+    return this.locked(registry, repositoryName, uploadId, async (tx, session) => {
+      if (chunk) {
+        const discarded = await this.append(tx, registry, session, chunk);
+        if (discarded) return discarded;
+      }
+      return session;
+    });
+  }
+
   /**
-   * Appends a chunk at the session's offset and records it. `contentLength`
-   * (when known) lets an oversized layer be refused before its bytes flow.
-   * Updates `session` in place.
+   * Finishes an upload (PUT), after appending its last chunk when sent:
+   * verifies the digest, then commits blob metadata (or links the registry's
+   * existing copy). On a mismatch nothing is left behind.
    */
-  async append(registry: RegistryInfo, session: UploadSession, body: Readable, contentLength: number | undefined): Promise<void> {
+  async complete(registry: RegistryInfo, repositoryName: string, uploadId: string, digest: ParsedDigest, chunk: UploadChunk | undefined): Promise<void> {
+    const committed = await this.locked(registry, repositoryName, uploadId, async (tx, session) => {
+      if (chunk) {
+        const discarded = await this.append(tx, registry, session, chunk);
+        if (discarded) return discarded;
+      }
+      await this.store.completeUpload(session.storageKey, session.parts);
+      let digester = this.hashes.take(session.id, session.offset, digest.algorithm);
+      if (!digester) {
+        digester = await this.rehash(session, digest.algorithm);
+        // Bytes a crashed append left past the recorded offset must not become part of the blob.
+        const stored = await this.store.stat(session.storageKey);
+        if ((stored?.size ?? 0) !== session.offset) {
+          return this.discardLocked(tx, registry, session, new OciError('BLOB_UPLOAD_INVALID', { message: 'stored upload does not match its recorded size; restart the upload' }));
+        }
+      }
+      const actual = digester.digest();
+      if (actual !== digest.digest) {
+        return this.discardLocked(tx, registry, session, new OciError('DIGEST_INVALID', { detail: { expected: digest.digest, actual } }));
+      }
+      const result = await this.blobs.commitUpload(tx, {
+        registryId: registry.id,
+        repositoryName: session.repositoryName,
+        uploadId: session.id,
+        digest: digest.digest,
+        size: session.offset,
+        storageKey: session.storageKey,
+        quotaBytes: registry.sku.includedStorageBytes,
+      });
+      if (result.kind === 'quota-exceeded') {
+        return this.discardLocked(tx, registry, session, storageQuotaExceeded(registry, result.usedBytes, session.offset));
+      }
+      return { deduplicated: result.kind === 'deduplicated', storageKey: session.storageKey };
+    });
+    // After the commit: the registry's existing copy is the blob, these bytes are spare.
+    if (committed.deduplicated) await this.deleteObject(committed.storageKey);
+  }
+
+  /** Single request upload (`POST ?digest=`): session, body and completion in one go. */
+  async uploadWhole(registry: RegistryInfo, repositoryName: string, digest: ParsedDigest, body: () => Readable, contentLength: number | undefined): Promise<void> {
+    const session = await this.start(registry, repositoryName);
+    try {
+      await this.complete(registry, repositoryName, session.id, digest, { body, contentLength, range: undefined });
+    } catch (error) {
+      // A failed single-shot upload cannot be resumed by the client: clean it up.
+      await this.discard(registry, session);
+      throw error;
+    }
+  }
+
+  async cancel(registry: RegistryInfo, repositoryName: string, uploadId: string): Promise<void> {
+    await this.locked<void>(registry, repositoryName, uploadId, async (tx, session) => this.discardLocked(tx, registry, session, undefined));
+  }
+
+  /** Links `digest` from `fromRepository` when it is there; false means "fall back to an upload". */
+  async mount(registry: RegistryInfo, repositoryName: string, fromRepository: string, digest: string): Promise<boolean> {
+    await this.assertWritable(registry, repositoryName);
+    return (await this.blobs.mount(registry.id, fromRepository, repositoryName, digest)) !== undefined;
+  }
+
+  private rangeInvalid(session: UploadSession): OciError {
+    return new OciError('RANGE_INVALID', {
+      message: `chunk does not start at the upload's offset ${session.offset}`,
+      headers: sessionHeaders(session),
+    });
+  }
+
+  /**
+   * Runs `work` with the session locked; BLOB_UPLOAD_UNKNOWN when it does
+   * not exist or expired. A `Discarded` outcome commits the session's removal,
+   * then deletes its object and throws its error.
+   */
+  private async locked<T>(
+    registry: RegistryInfo,
+    repositoryName: string,
+    uploadId: string,
+    work: (tx: Tx, session: UploadSession) => Promise<T | Discarded>,
+  ): Promise<T> {
+    let outcome: { value: T | Discarded } | undefined;
+    try {
+      outcome = UUID_PATTERN.test(uploadId) ? await this.uploads.withLockedSession(registry.id, repositoryName, uploadId, work) : undefined;
+    } catch (error) {
+      if (isTransactionStartTimeout(error)) {
+        throw new OciError('UNAVAILABLE', { message: 'too many uploads in progress, retry later', headers: { 'Retry-After': '5' } });
+      }
+      throw error;
+    }
+    if (!outcome) throw new OciError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: uploadId } });
+    const value = outcome.value;
+    if (value instanceof Discarded) {
+      await this.deleteObject(value.storageKey);
+      if (value.error) throw value.error;
+      return undefined as T;
+    }
+    return value;
+  }
+
+  /**
+   * Appends a chunk at the locked session's offset and records it (updates
+   * `session` in place). `contentLength` (when known) lets an oversized layer
+   * be refused before its bytes flow.
+   */
+  private async append(tx: Tx, registry: RegistryInfo, session: UploadSession, chunk: UploadChunk): Promise<Discarded | undefined> {
+    const { contentLength, range } = chunk;
+    if (range !== undefined) {
+      if (range === 'invalid' || range.start !== session.offset) throw this.rangeInvalid(session);
+      if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
+        throw new OciError('RANGE_INVALID', { message: 'Content-Range and Content-Length disagree', headers: sessionHeaders(session) });
+      }
+    }
+    if (contentLength === 0) return undefined;
     const maxLayer = registry.sku.maxLayerBytes;
     if (contentLength !== undefined && session.offset + contentLength > maxLayer) {
-      await this.discard(registry, session);
-      throw layerTooLarge(registry);
+      return this.discardLocked(tx, registry, session, layerTooLarge(registry));
     }
     const digester = await this.digesterAt(session, 'sha256');
+    const body = chunk.body();
     const meter = new UploadMeter(digester, maxLayer - session.offset);
     // The meter can fail before the driver starts reading it; the failure is
     // observed through appendUpload's rejection (and meter.exceeded).
@@ -113,10 +272,7 @@ export class UploadService {
       result = await this.store.appendUpload(session.storageKey, session.offset, meter, session.parts);
     } catch (error) {
       body.unpipe(meter);
-      if (meter.exceeded) {
-        await this.discard(registry, session);
-        throw layerTooLarge(registry);
-      }
+      if (meter.exceeded) return this.discardLocked(tx, registry, session, layerTooLarge(registry));
       if (error instanceof StorageError && error.code === 'InvalidOffset') throw this.rangeInvalid(session);
       if (!body.readableEnded && body.destroyed) {
         // The client went away mid-chunk; the driver rolled the append back and the session stays usable.
@@ -129,82 +285,13 @@ export class UploadService {
       this.log.warn({ uploadId: session.id, expected: session.offset + meter.bytes, actual: result.size }, 'upload size disagrees with the bytes sent');
       throw this.rangeInvalid(session);
     }
-    const advanced = await this.uploads.advance(registry.id, session.id, session.offset, result.size, result.parts, this.expiry());
-    if (!advanced) throw this.rangeInvalid(session); // another request moved the session meanwhile
+    if (!(await this.uploads.advance(tx, registry.id, session.id, session.offset, result.size, result.parts))) {
+      throw this.rangeInvalid(session); // unreachable while the row is locked; kept as a guard
+    }
     session.offset = result.size;
     session.parts = result.parts;
     this.hashes.put(session.id, digester);
-  }
-
-  /**
-   * Finishes an upload: verifies the digest, then commits blob metadata (or
-   * links the registry's existing copy). On a mismatch nothing is left behind.
-   */
-  async complete(registry: RegistryInfo, session: UploadSession, digest: ParsedDigest): Promise<void> {
-    await this.store.completeUpload(session.storageKey, session.parts);
-    let digester = this.hashes.take(session.id, session.offset, digest.algorithm);
-    if (!digester) {
-      digester = await this.rehash(session, digest.algorithm);
-      // Bytes a crashed append left past the recorded offset must not become part of the blob.
-      const stored = await this.store.stat(session.storageKey);
-      if ((stored?.size ?? 0) !== session.offset) {
-        await this.discard(registry, session);
-        throw new OciError('BLOB_UPLOAD_INVALID', { message: 'stored upload does not match its recorded size; restart the upload' });
-      }
-    }
-    const actual = digester.digest();
-    if (actual !== digest.digest) {
-      await this.discard(registry, session);
-      throw new OciError('DIGEST_INVALID', { detail: { expected: digest.digest, actual } });
-    }
-    const result = await this.blobs.commitUpload({
-      registryId: registry.id,
-      repositoryName: session.repositoryName,
-      uploadId: session.id,
-      digest: digest.digest,
-      size: session.offset,
-      storageKey: session.storageKey,
-      quotaBytes: registry.sku.includedStorageBytes,
-    });
-    if (result.kind === 'quota-exceeded') {
-      await this.discard(registry, session);
-      throw storageQuotaExceeded(registry, result.usedBytes, session.offset);
-    }
-    if (result.kind === 'deduplicated') await this.deleteObject(session.storageKey);
-  }
-
-  /** Single request upload (`POST ?digest=`): session, body and completion in one go. */
-  async uploadWhole(registry: RegistryInfo, repositoryName: string, digest: ParsedDigest, body: Readable, contentLength: number | undefined): Promise<void> {
-    const session = await this.start(registry, repositoryName);
-    try {
-      await this.append(registry, session, body, contentLength);
-      await this.complete(registry, session, digest);
-    } catch (error) {
-      // A failed single-shot upload cannot be resumed by the client: clean it up.
-      await this.discard(registry, session);
-      throw error;
-    }
-  }
-
-  async cancel(registry: RegistryInfo, session: UploadSession): Promise<void> {
-    await this.discard(registry, session);
-  }
-
-  /** Links `digest` from `fromRepository` when it is there; false means "fall back to an upload". */
-  async mount(registry: RegistryInfo, repositoryName: string, fromRepository: string, digest: string): Promise<boolean> {
-    await this.assertWritable(registry, repositoryName);
-    return (await this.blobs.mount(registry.id, fromRepository, repositoryName, digest)) !== undefined;
-  }
-
-  rangeInvalid(session: UploadSession): OciError {
-    return new OciError('RANGE_INVALID', {
-      message: `chunk does not start at the upload's offset ${session.offset}`,
-      headers: {
-        Location: `/v2/${session.repositoryName}/blobs/uploads/${session.id}`,
-        Range: uploadRangeHeader(session.offset),
-        'Docker-Upload-UUID': session.id,
-      },
-    });
+    return undefined;
   }
 
   private async assertWritable(registry: RegistryInfo, repositoryName: string): Promise<void> {
@@ -228,7 +315,14 @@ export class UploadService {
     return digester;
   }
 
-  /** Removes the session and its bytes (idempotent). */
+  /** Removes a locked session's row in its transaction; the object goes after the commit (see `locked`). */
+  private async discardLocked(tx: Tx, registry: RegistryInfo, session: UploadSession, error: OciError | undefined): Promise<Discarded> {
+    this.hashes.drop(session.id);
+    await this.uploads.delete(registry.id, session.id, tx);
+    return new Discarded(session.storageKey, error);
+  }
+
+  /** Removes a session nobody holds, and its bytes (idempotent). */
   private async discard(registry: RegistryInfo, session: UploadSession): Promise<void> {
     this.hashes.drop(session.id);
     await this.uploads.delete(registry.id, session.id);
@@ -243,8 +337,9 @@ export class UploadService {
       this.log.warn({ err: error, key }, 'could not delete upload object');
     }
   }
+}
 
-  private expiry(): Date {
-    return new Date(Date.now() + this.expirySeconds * 1000);
-  }
+/** Prisma's transaction API error (P2028): the transaction could not start in time (the session pool is busy) or outlived its timeout. */
+function isTransactionStartTimeout(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2028';
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { generateSecret, SecretBox, SecretHasher, type RoleName } from '@berth/auth';
+import { generateSecret, SecretBox, SecretHasher, sealAdminPassword, type RoleName } from '@berth/auth';
 import type { BerthConfig } from '@berth/config';
 import type { Db } from '@berth/db';
 
@@ -46,8 +46,8 @@ export async function seedRegistry(
   const password2 = generateSecret();
   await db.adminCredential.createMany({
     data: [
-      { registryId: id, name: 'password', encryptedValue: box.seal(password, `${id}:password`) },
-      { registryId: id, name: 'password2', encryptedValue: box.seal(password2, `${id}:password2`) },
+      { registryId: id, name: 'password', encryptedValue: sealAdminPassword(box, id, 'password', password) },
+      { registryId: id, name: 'password2', encryptedValue: sealAdminPassword(box, id, 'password2', password2) },
     ],
   });
   return { id, name: options.name, loginServer, admin: [options.name, password], password2 };

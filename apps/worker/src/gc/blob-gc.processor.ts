@@ -25,14 +25,17 @@ import type { BlobGcRepository } from './blob-gc.repository';
  *
  * Data plane, what it must do on its side:
  * - Manifest PUT: inside the transaction that inserts the manifest, first
- *   `UPDATE "Blob" SET "lastUsedAt" = now() WHERE "registryId" = $1 AND
- *   digest = ANY($2) RETURNING id, digest` for every referenced blob; any
- *   digest not returned is unknown (MANIFEST_BLOB_UNKNOWN); then insert the
- *   ManifestBlob rows in the same transaction. The UPDATE locks the rows, so
- *   GC either skips them (SKIP LOCKED) or, having locked first, deletes them
- *   before the UPDATE runs, which then returns nothing: the PUT fails cleanly
+ *   lock every referenced blob row and get its id: `UPDATE "Blob" SET
+ *   "lastUsedAt" = now() … RETURNING id, digest`, or (what apps/registry
+ *   does, so that pushes sharing base layers do not queue behind each other)
+ *   `SELECT id, digest … ORDER BY id FOR KEY SHARE`, which conflicts with
+ *   GC's FOR UPDATE just the same, plus the lastUsedAt refresh when stale;
+ *   any digest not returned is unknown (MANIFEST_BLOB_UNKNOWN); then insert
+ *   the ManifestBlob rows in the same transaction. The lock makes GC either
+ *   skip the rows (SKIP LOCKED) or, having locked first, delete them before
+ *   the lock is granted, which then returns nothing: the PUT fails cleanly
  *   rather than referencing a deleted blob. Never check blob existence with
- *   a plain SELECT and insert ManifestBlob later without that UPDATE.
+ *   a plain SELECT and insert ManifestBlob later without that lock.
  * - Upload completion: insert the Blob with `lastUsedAt = now()` (ON CONFLICT
  *   on (registryId, digest): DO UPDATE SET "lastUsedAt" = now(), and add the
  *   size to Registry.storageUsedBytes only when a row was inserted), and
