@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { BlobContent } from './blob-content';
+import { buildImageLayout } from './oci-layout';
+import { checkTargets, Samples, summarise } from './report';
+import { runBench } from './run';
+import { sizesFor } from './settings';
+
+describe('bench building blocks', () => {
+  it('generates blob content whose ranges add up to the whole and whose digest is stable', () => {
+    const content = new BlobContent(3 * 1024 * 1024 + 77);
+    const whole = Buffer.concat([...content.chunks()]);
+    expect(whole.length).toBe(content.size);
+    expect(content.digest()).toBe(`sha256:${createHash('sha256').update(whole).digest('hex')}`);
+    const pieces = [0, 10, 40, 1024 * 1024 + 5, content.size].flatMap((start, i, all) => (i + 1 < all.length ? [[start, all[i + 1]!]] : []));
+    expect(Buffer.concat(pieces.flatMap(([s, e]) => [...content.chunks(s, e)])).equals(whole)).toBe(true);
+    expect(new BlobContent(content.size).digest()).not.toBe(content.digest());
+  });
+
+  it('writes an OCI layout whose layers are valid gzip tars listed by diff_id', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bench-layout-'));
+    try {
+      const layout = await buildImageLayout(dir, 5000);
+      const blob = (digest: string) => readFileSync(path.join(dir, 'blobs', 'sha256', digest.slice(7)));
+      const manifest = JSON.parse(blob(layout.manifestDigest).toString());
+      const config = JSON.parse(blob(manifest.config.digest).toString());
+      expect(manifest.layers).toHaveLength(3);
+      expect(config.rootfs.diff_ids).toHaveLength(3);
+      const listing = execFileSync('tar', ['-tzvf', path.join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7))]).toString();
+      expect(listing).toMatch(/5000 .*layer0\/data\.bin/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('judges targets from medians, in the right direction for each metric', () => {
+    const samples = new Samples();
+    for (const [berth, distribution] of [[300, 100], [310, 90], [290, 110]]) {
+      samples.add('push.mono', 'Berth', berth!);
+      samples.add('push.mono', 'Distribution', distribution!);
+    }
+    samples.add('manifest.p99', 'Berth', 30);
+    samples.add('manifest.p99', 'Distribution', 10);
+    const rows = summarise(samples, { sha256MiBps: 1000, diskWriteMiBps: 400, loopbackHttpMiBps: 800, loopbackRequestsPerSecond: 5000 }, sizesFor(1));
+    const push = rows.find((r) => r.metric.id === 'push.mono')!;
+    expect(push.ratio).toBeCloseTo(3);
+    expect(push.fractionOfLimit).toBeCloseTo(0.75); // 300 of the 400 MiB/s disk
+    const p99 = rows.find((r) => r.metric.id === 'manifest.p99')!;
+    expect(p99.berthWins).toBe(false);
+    const checks = checkTargets(rows, sizesFor(1));
+    expect(checks.find((c) => c.target.startsWith('Monolithic push, 256 MiB (POST + PUT): ≥ 1.2×'))?.met).toBe(true);
+    expect(checks.find((c) => c.target.startsWith('Manifest GET latency p99'))?.met).toBe(false);
+    expect(checks.find((c) => c.target.startsWith('skopeo copy in'))?.met).toBeUndefined();
+    expect(() => samples.add('no.such.metric', 'Berth', 1)).toThrow(/unknown metric/);
+  });
+});
+
+describe('runBench (smoke, tiny sizes, one round)', () => {
+  it('measures both registries and cleans up everything it started', async () => {
+    const lines: string[] = [];
+    const outcome = await runBench({
+      rounds: 1,
+      scale: 0.01,
+      workloads: ['push-mono', 'pull', 'manifest-get'],
+      resultsPath: undefined,
+      cpuProfileDir: undefined,
+      measureLimits: false,
+      sizeOverrides: { loadSeconds: 0.5, loadClients: 8 },
+      log: (line) => lines.push(line),
+    });
+
+    expect(outcome.rows.map((r) => r.metric.id)).toEqual([
+      'push.mono',
+      'pull',
+      'manifest.rps',
+      'manifest.p50',
+      'manifest.p99',
+      'rss.mono.big',
+      'rss.growth.big',
+    ]);
+    for (const row of outcome.rows) {
+      expect(row.samples.Berth).toHaveLength(1);
+      expect(row.samples.Distribution).toHaveLength(1);
+      if (row.metric.id === 'rss.growth.big') continue; // may be 0, so no finite ratio
+      expect(row.berth).toBeGreaterThan(0);
+      expect(row.distribution).toBeGreaterThan(0);
+      expect(Number.isFinite(row.ratio)).toBe(true);
+    }
+    expect(outcome.table).toMatch(/Monolithic push, 2\.56 MiB \(POST \+ PUT\)\s+MiB\/s\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
+    expect(outcome.markdown).toContain('| Manifest GET by tag, 8 clients | req/s |');
+    expect(outcome.markdown).toMatch(/Berth auth:\*\* on \(Docker token flow/);
+    // Berth really made the client go through the token endpoint.
+    expect(outcome.samples.notes.some((n) => /Berth: the client fetched [1-9]\d* access token/.test(n))).toBe(true);
+
+    // Nothing left behind: processes, work dir, database.
+    for (const pid of outcome.started.pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(existsSync(outcome.started.workDir)).toBe(false);
+    const pg = new Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
+    await pg.connect();
+    try {
+      const left = await pg.query('SELECT 1 FROM pg_database WHERE datname = $1', [outcome.started.databaseName]);
+      expect(left.rowCount).toBe(0);
+    } finally {
+      await pg.end();
+    }
+  }, 60_000);
+});

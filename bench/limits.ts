@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { poolChunks } from './blob-content';
+import { runLoad } from './load';
+import { startChild, type Cleanup } from './processes';
+import { RegistryClient, type Target } from './registry-client';
+import { MIB } from './settings';
+
+export interface MachineLimits {
+  sha256MiBps: number;
+  diskWriteMiBps: number;
+  loopbackHttpMiBps: number;
+  loopbackRequestsPerSecond: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Node's sha256 over in-memory buffers (1 MiB updates), as a registry hashes an upload. */
+export function measureSha256(bytes: number): number {
+  const runs = [0, 1, 2].map(() => {
+    const hash = createHash('sha256');
+    const started = performance.now();
+    for (const chunk of poolChunks(bytes)) hash.update(chunk);
+    hash.digest();
+    return bytes / MIB / ((performance.now() - started) / 1000);
+  });
+  return median(runs);
+}
+
+/** Writes `bytes` to a file in `dir` and fsyncs it; MiB/s including the fsync. */
+export async function measureDiskWrite(dir: string, bytes: number): Promise<number> {
+  const file = path.join(dir, 'disk-limit.bin');
+  try {
+    const started = performance.now();
+    const handle = await open(file, 'w');
+    try {
+      for (const chunk of poolChunks(bytes)) await handle.write(chunk);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return bytes / MIB / ((performance.now() - started) / 1000);
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+// A trivial server in its own process (as a registry would be): discards
+// uploads, answers anything else with a tiny JSON body.
+const TRIVIAL_SERVER = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    res.statusCode = req.method === 'PUT' ? 201 : 200;
+    res.setHeader('content-type', 'application/json');
+    res.end(req.method === 'PUT' ? undefined : '{"schemaVersion":2}');
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+async function startTrivialServer(workDir: string, cleanup: Cleanup): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = startChild('trivial-server', process.execPath, ['-e', TRIVIAL_SERVER], { env: process.env, cwd: workDir, logFile: path.join(workDir, 'trivial-server.log') }, cleanup);
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.process.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    void child.exited.then((how) => reject(new Error(`trivial server exited (${how})`)));
+  });
+  return { port, stop: () => child.stop() };
+}
+
+/** Uploads `bytes` over loopback HTTP to the discarding server (median of 3), MiB/s. */
+async function measureUpload(port: number, bytes: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true });
+  const upload = () =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'PUT', path: '/', agent, headers: { 'content-length': bytes, 'content-type': 'application/octet-stream' } },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolve(bytes / MIB / ((performance.now() - started) / 1000)));
+        },
+      );
+      req.once('error', reject);
+      void (async () => {
+        for (const chunk of poolChunks(bytes)) {
+          if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        }
+        req.end();
+      })();
+    });
+  try {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i += 1) runs.push(await upload());
+    return median(runs);
+  } finally {
+    agent.destroy();
+  }
+}
+
+export async function measureLimits(
+  workDir: string,
+  sizes: { hash: number; disk: number; http: number; clients: number; seconds: number },
+  cleanup: Cleanup,
+): Promise<MachineLimits> {
+  const sha256MiBps = measureSha256(sizes.hash);
+  const diskWriteMiBps = await measureDiskWrite(workDir, sizes.disk);
+  const server = await startTrivialServer(workDir, cleanup);
+  try {
+    const loopbackHttpMiBps = await measureUpload(server.port, sizes.http);
+    // The same load generator as the registry load tests, against a server doing nothing.
+    const target: Target = { label: 'Distribution', port: server.port, host: `127.0.0.1:${server.port}`, credentials: undefined, pid: 0, authDescription: '' };
+    const client = new RegistryClient(target);
+    try {
+      const load = await runLoad(client, 'GET', '/', undefined, { clients: sizes.clients, seconds: sizes.seconds });
+      return { sha256MiBps, diskWriteMiBps, loopbackHttpMiBps, loopbackRequestsPerSecond: load.requestsPerSecond };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}

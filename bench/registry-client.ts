@@ -1,0 +1,284 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { BlobContent } from './blob-content';
+
+/** One registry under test, as the client sees it. */
+export interface Target {
+  label: 'Berth' | 'Distribution';
+  /** Loopback port of the data plane. */
+  port: number;
+  /** Host header (and token service) of the registry. */
+  host: string;
+  credentials: { username: string; password: string } | undefined;
+  /** The data-plane process whose memory is sampled. */
+  pid: number;
+  /** How clients authenticate, for the report. */
+  authDescription: string;
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A request body: bytes, or a writer (called again when a request is retried). */
+export type Body = Buffer | ((req: http.ClientRequest) => Promise<void>);
+
+interface RawOptions {
+  headers?: http.OutgoingHttpHeaders;
+  body?: Body;
+  host?: string;
+  /** Receives the response body instead of buffering it. */
+  onData?: (chunk: Buffer) => void;
+}
+
+const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`;
+}
+
+/** Resolves on 'drain', or when the request is torn down (so a writer never hangs on a dead socket). */
+function drained(req: http.ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      req.off('drain', done);
+      req.off('close', done);
+      resolve();
+    };
+    req.on('drain', done);
+    req.on('close', done);
+  });
+}
+
+/** Streams [start, end) of a blob into a request with backpressure. */
+export function contentBody(content: BlobContent, start = 0, end = content.size): Body {
+  return async (req) => {
+    for (const chunk of content.chunks(start, end)) {
+      if (req.destroyed) return;
+      if (!req.write(chunk)) await drained(req);
+    }
+    req.end();
+  };
+}
+
+/**
+ * A registry client speaking HTTP/1.1 over keep-alive connections to
+ * 127.0.0.1 with the registry's Host header (so no name resolution is
+ * needed), doing the Docker token flow when the registry asks for it:
+ * `GET /v2/` → 401 + Bearer challenge → `GET <realm>?service&scope` with
+ * Basic credentials → access token, cached per scope and fetched again
+ * shortly before it expires (or when a request is answered 401).
+ */
+export class RegistryClient {
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private challenge: { realm: URL; service: string } | null | undefined;
+  private readonly tokens = new Map<string, { header: string; refreshAt: number }>();
+  private readonly pending = new Map<string, Promise<string>>();
+  tokenFetches = 0;
+
+  constructor(readonly target: Target) {}
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One request, no auth handling. */
+  raw(method: string, path: string, options: RawOptions = {}): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { host: options.host ?? this.target.host, ...options.headers };
+      if (Buffer.isBuffer(options.body)) headers['content-length'] = options.body.length;
+      const req = http.request({ host: '127.0.0.1', port: this.target.port, method, path, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => (options.onData ? options.onData(chunk) : chunks.push(chunk)));
+        res.once('error', reject);
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.once('error', reject);
+      const body = options.body;
+      if (body === undefined) req.end();
+      else if (Buffer.isBuffer(body)) req.end(body);
+      else body(req).catch((error: unknown) => req.destroy(error instanceof Error ? error : new Error(String(error))));
+    });
+  }
+
+  /** A request carrying a token for `scope` (when the registry wants one); retried once on 401. */
+  async request(method: string, path: string, scope: string | undefined, options: RawOptions = {}): Promise<Reply> {
+    for (let attempt = 0; ; attempt += 1) {
+      const authorization = await this.authorization(scope);
+      const headers = { ...options.headers, ...(authorization ? { authorization } : {}) };
+      const reply = await this.raw(method, path, { ...options, headers });
+      if (reply.status !== 401 || attempt > 0 || !this.challenge) return reply;
+      if (scope) this.tokens.delete(scope);
+    }
+  }
+
+  /** The Authorization header for `scope`, or undefined for a registry without auth. */
+  async authorization(scope: string | undefined): Promise<string | undefined> {
+    if (this.challenge === undefined) await this.discover();
+    if (!this.challenge) return undefined;
+    const key = scope ?? '';
+    const cached = this.tokens.get(key);
+    if (cached && Date.now() < cached.refreshAt) return cached.header;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = this.fetchToken(scope).finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async discover(): Promise<void> {
+    const reply = await this.raw('GET', '/v2/');
+    if (reply.status === 200) {
+      this.challenge = null;
+      return;
+    }
+    const header = reply.headers['www-authenticate'];
+    const value = Array.isArray(header) ? header[0] : header;
+    if (reply.status !== 401 || !value || !/^Bearer\s/i.test(value)) {
+      throw new Error(`${this.target.label}: GET /v2/ answered ${reply.status} without a Bearer challenge`);
+    }
+    const params = new Map<string, string>();
+    for (const match of value.slice(7).matchAll(/(\w+)="([^"]*)"/g)) params.set(match[1]!, match[2]!);
+    const realm = params.get('realm');
+    if (!realm) throw new Error(`${this.target.label}: Bearer challenge without a realm: ${value}`);
+    this.challenge = { realm: new URL(realm), service: params.get('service') ?? this.target.host };
+  }
+
+  private async fetchToken(scope: string | undefined): Promise<string> {
+    const { realm, service } = this.challenge!;
+    const credentials = this.target.credentials;
+    if (!credentials) throw new Error(`${this.target.label} wants a token but the bench has no credentials for it`);
+    const query = new URLSearchParams({ service });
+    if (scope) query.append('scope', scope);
+    const basic = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+    const reply = await this.raw('GET', `${realm.pathname}?${query}`, { host: realm.host, headers: { authorization: `Basic ${basic}` } });
+    if (reply.status !== 200) throw new Error(`${this.target.label}: token request answered ${reply.status}: ${reply.body.toString().slice(0, 300)}`);
+    const json = JSON.parse(reply.body.toString('utf8')) as { token?: string; access_token?: string; expires_in?: number };
+    const token = json.access_token ?? json.token;
+    if (!token) throw new Error(`${this.target.label}: token response without a token`);
+    const lifetimeMs = (json.expires_in ?? 60) * 1000;
+    this.tokenFetches += 1;
+    const header = `Bearer ${token}`;
+    // Fetched again a little before expiry, as Docker does, so no request carries a stale token.
+    this.tokens.set(scope ?? '', { header, refreshAt: Date.now() + lifetimeMs - Math.min(30_000, lifetimeMs / 4) });
+    return header;
+  }
+
+  // ---- registry operations ----
+
+  /** `POST /blobs/uploads/` → the session's Location (path and query). */
+  async startUpload(repository: string): Promise<string> {
+    const reply = await this.request('POST', `/v2/${repository}/blobs/uploads/`, pushScope(repository), { headers: { 'content-length': 0 } });
+    return this.location(reply, 202, 'start upload');
+  }
+
+  /** Monolithic push: POST, then PUT `?digest` with the whole body. */
+  async pushMonolithic(repository: string, content: BlobContent): Promise<void> {
+    const location = await this.startUpload(repository);
+    const reply = await this.request('PUT', withDigest(location, content.digest()), pushScope(repository), {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': content.size },
+      body: contentBody(content),
+    });
+    expectStatus(reply, 201, `${this.target.label} monolithic PUT`);
+  }
+
+  /** Chunked push: POST, PATCHes of `chunkSize` with Content-Range, then an empty PUT `?digest`. */
+  async pushChunked(repository: string, content: BlobContent, chunkSize: number): Promise<void> {
+    let location = await this.startUpload(repository);
+    for (let start = 0; start < content.size; start += chunkSize) {
+      const end = Math.min(start + chunkSize, content.size);
+      const reply = await this.request('PATCH', location, pushScope(repository), {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': end - start, 'content-range': `${start}-${end - 1}` },
+        body: contentBody(content, start, end),
+      });
+      location = this.location(reply, 202, `PATCH ${start}-${end - 1}`);
+    }
+    const reply = await this.request('PUT', withDigest(location, content.digest()), pushScope(repository), { headers: { 'content-length': 0 } });
+    expectStatus(reply, 201, `${this.target.label} chunked PUT`);
+  }
+
+  /** Small blobs (configs, fixture layers) in one POST+PUT. */
+  async pushBytes(repository: string, bytes: Buffer): Promise<string> {
+    const digest = sha256(bytes);
+    const location = await this.startUpload(repository);
+    const reply = await this.request('PUT', withDigest(location, digest), pushScope(repository), {
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    expectStatus(reply, 201, `${this.target.label} PUT blob`);
+    return digest;
+  }
+
+  /** Pulls a blob, hashing it as it streams; throws unless the digest and size match. Returns the byte count. */
+  async pullVerified(repository: string, digest: string, size: number): Promise<number> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const reply = await this.request('GET', `/v2/${repository}/blobs/${digest}`, `repository:${repository}:pull`, {
+      onData: (chunk) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+      },
+    });
+    expectStatus(reply, 200, `${this.target.label} GET blob`);
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest || bytes !== size) throw new Error(`${this.target.label}: pulled ${bytes} bytes with digest ${actual}, expected ${size} bytes ${digest}`);
+    return bytes;
+  }
+
+  async putManifest(repository: string, reference: string, manifest: Buffer, mediaType: string): Promise<void> {
+    const reply = await this.request('PUT', `/v2/${repository}/manifests/${reference}`, pushScope(repository), {
+      headers: { 'content-type': mediaType },
+      body: manifest,
+    });
+    expectStatus(reply, 201, `${this.target.label} PUT manifest ${repository}:${reference}`);
+  }
+
+  /** One tag-list page; `next` is the path of the following page from the Link header. */
+  async listTags(path: string, repository: string): Promise<{ tags: string[]; next: string | undefined }> {
+    const reply = await this.request('GET', path, `repository:${repository}:pull`);
+    expectStatus(reply, 200, `${this.target.label} GET ${path}`);
+    const tags = (JSON.parse(reply.body.toString('utf8')) as { tags: string[] | null }).tags ?? [];
+    const link = reply.headers.link;
+    const match = typeof link === 'string' ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+    if (!match) return { tags, next: undefined };
+    const url = new URL(match[1]!, 'http://registry.invalid');
+    return { tags, next: url.pathname + url.search };
+  }
+
+  manifestAccept(): string {
+    return MANIFEST_ACCEPT;
+  }
+
+  private location(reply: Reply, expected: number, what: string): string {
+    expectStatus(reply, expected, `${this.target.label} ${what}`);
+    const location = reply.headers.location;
+    if (!location) throw new Error(`${this.target.label} ${what}: no Location header`);
+    const url = new URL(location, 'http://registry.invalid');
+    return url.pathname + url.search;
+  }
+}
+
+export function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** Adds `digest=` to an upload Location, keeping its own query (Distribution's `_state`). */
+function withDigest(location: string, digest: string): string {
+  const url = new URL(location, 'http://registry.invalid');
+  url.searchParams.set('digest', digest);
+  return url.pathname + url.search;
+}
+
+export function expectStatus(reply: Reply, expected: number, what: string): void {
+  if (reply.status !== expected) {
+    throw new Error(`${what}: expected ${expected}, got ${reply.status}: ${reply.body.toString('utf8').slice(0, 500)}`);
+  }
+}

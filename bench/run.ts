@@ -1,0 +1,233 @@
+// `npm run bench`: Berth against CNCF Distribution on this machine, same
+// workloads, alternating, several rounds; writes bench/RESULTS.md and prints
+// the table. Settings: BENCH_ROUNDS (default 3), BENCH_SCALE (default 1;
+// e.g. 0.05 for a quick smoke run), BENCH_WORKLOADS (comma list, default
+// all), BENCH_RESULTS (output file; empty = none), BENCH_CPU_PROF=1 (data
+// plane under --cpu-prof, profiles in bench/.work/profiles), BENCH_LIMITS=0
+// (skip the machine-limit measurements), BENCH_TMPDIR (where data goes).
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { analyzeDatabase, autovacuumSetting, startBerth } from './berth';
+import { DISTRIBUTION_BINARY, startDistribution } from './distribution';
+import { addHostsEntry } from './hosts-file';
+import { measureLimits, type MachineLimits } from './limits';
+import { Cleanup, residentBytes, runCommand } from './processes';
+import { RegistryClient, type Target } from './registry-client';
+import { checkTargets, markdownReport, plainTable, Samples, summarise, type SummaryRow, type TargetCheck } from './report';
+import { formatBytes, settingsFromEnv, sizesFor, type BenchSettings, type Sizes } from './settings';
+import { RoundData, setUpTarget, WORKLOADS, type TargetState } from './workloads';
+
+export interface BenchOutcome {
+  rows: SummaryRow[];
+  checks: TargetCheck[];
+  samples: Samples;
+  limits: MachineLimits | undefined;
+  table: string;
+  markdown: string;
+  /** What the run created (all gone by the time runBench returns). */
+  started: { workDir: string; databaseName: string; pids: number[] };
+}
+
+async function commandVersion(command: string, args: string[]): Promise<string> {
+  try {
+    return (await runCommand(command, args)).stdout.trim().split('\n')[0] ?? 'unknown';
+  } catch {
+    return 'not available';
+  }
+}
+
+async function describeMachine(): Promise<Array<[string, string]>> {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+  } catch {
+    // not Linux: keep os.cpus()'s answer
+  }
+  return [
+    ['CPU', cpu],
+    ['Cores', String(os.cpus().length)],
+    ['Memory', `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`],
+    ['OS', `${os.type()} ${os.release()} (${os.arch()})`],
+    ['Node.js', process.version],
+    ['Distribution', await commandVersion(DISTRIBUTION_BINARY, ['--version'])],
+    ['skopeo', await commandVersion('skopeo', ['--version'])],
+    ['Database', await autovacuumSetting().catch(() => 'unknown')],
+  ];
+}
+
+function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target[], skopeoNote: string): Array<[string, string]> {
+  const size = formatBytes;
+  return [
+    ['Rounds', `${settings.rounds} (BENCH_ROUNDS); the table shows medians; the registries alternate which goes first each round`],
+    ['Scale', `${settings.scale} (BENCH_SCALE)`],
+    ['Workloads', settings.workloads.join(', ')],
+    [
+      'Sizes',
+      `big blob ${size(sizes.bigBlob)} (chunks of ${size(sizes.chunk)}), ${sizes.parallelCount} × ${size(sizes.parallelBlob)} in parallel, ` +
+        `memory test ${size(sizes.hugeBlob)}, ${sizes.tagCount} tags (pages of ${sizes.tagPageSize}), skopeo image 3 × ${size(sizes.skopeoLayer)} random layers`,
+    ],
+    ['Load tests', `${sizes.loadClients} concurrent clients on keep-alive connections for ${sizes.loadSeconds} s (after a short warm-up)`],
+    ...targets.map((t): [string, string] => [`${t.label} auth`, t.authDescription]),
+    [
+      'Berth',
+      'data plane and management API as separate processes (node -r ./scripts/register.js apps/<app>/src/main.ts, NODE_ENV=production, LOG_LEVEL=warn), ' +
+        'filesystem storage, fresh migrated PostgreSQL database, local Redis; a Premium registry with the admin user created through the management API ' +
+        '(then the management API is stopped); ANALYZE once after the fixtures are in (what autovacuum would do on its own); SKU operation limits raised to 2,000,000,000/min in the throw-away database so throttling never answers 429 ' +
+        '(the limiter still does its Redis round trip per request); the worker is not running',
+    ],
+    ['Distribution', 'docker-registry serve with filesystem storage, inmemory blob descriptor cache, log level warn, access log off, no upload purging'],
+    ['Client', 'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing'],
+    ['skopeo', skopeoNote],
+  ];
+}
+
+/** Prints the last lines of every log in the work dir: called on failure, before cleanup removes them. */
+async function dumpLogs(workDir: string, log: (line: string) => void): Promise<void> {
+  for (const name of (await readdir(workDir).catch(() => [])).filter((n) => n.endsWith('.log'))) {
+    const text = (await readFile(path.join(workDir, name), 'utf8').catch(() => '')).trimEnd();
+    if (text) log(`--- ${name} (last lines) ---\n${text.split('\n').slice(-25).join('\n')}`);
+  }
+}
+
+/**
+ * Runs the whole benchmark and returns the summary; everything it starts is
+ * undone through `cleanup` before it returns or throws.
+ */
+export async function runBench(settings: BenchSettings, cleanup = new Cleanup(settings.log)): Promise<BenchOutcome> {
+  const log = settings.log;
+  const sizes = { ...sizesFor(settings.scale), ...settings.sizeOverrides };
+  const loadAtStart = os.loadavg();
+  const began = performance.now();
+  const workDir = await mkdtemp(path.join(process.env.BENCH_TMPDIR ?? os.tmpdir(), 'berth-bench-'));
+  // Many GiB of blobs: removing them takes a while on a slow file system.
+  cleanup.add('remove the work dir', () => rm(workDir, { recursive: true, force: true }), 15 * 60_000);
+  try {
+    const machine = await describeMachine();
+    let limits: MachineLimits | undefined;
+    if (settings.measureLimits) {
+      log('• measuring machine limits');
+      limits = await measureLimits(
+        workDir,
+        { hash: sizes.limitHashBytes, disk: sizes.limitDiskBytes, http: sizes.limitHttpBytes, clients: sizes.loadClients, seconds: sizes.loadSeconds },
+        cleanup,
+      );
+      log(
+        `  sha256 ${limits.sha256MiBps.toFixed(0)} MiB/s, disk ${limits.diskWriteMiBps.toFixed(0)} MiB/s, ` +
+          `loopback HTTP ${limits.loopbackHttpMiBps.toFixed(0)} MiB/s, trivial server ${limits.loopbackRequestsPerSecond.toFixed(0)} req/s`,
+      );
+    }
+
+    log('• starting Distribution');
+    const distribution = await startDistribution(workDir, cleanup);
+    const berth = await startBerth(workDir, cleanup, { cpuProfileDir: settings.cpuProfileDir, log });
+    const targets: Target[] = [berth, distribution];
+    const samples = new Samples();
+    const states = new Map<Target, TargetState>();
+    for (const target of targets) {
+      const client = new RegistryClient(target);
+      cleanup.add(`close ${target.label} client`, () => client.close());
+      states.set(target, { client, skopeoReady: true });
+    }
+
+    let skopeoNote = 'not run';
+    if (settings.workloads.includes('skopeo')) {
+      const hostname = berth.host.slice(0, berth.host.lastIndexOf(':'));
+      if (await addHostsEntry(hostname, cleanup)) {
+        skopeoNote = `\`skopeo copy\` (--insecure-policy, plain HTTP) from an OCI layout to the registry and back to a fresh OCI layout; ${hostname} mapped to 127.0.0.1 in /etc/hosts for the run`;
+      } else {
+        skopeoNote = `skipped: /etc/hosts is not writable, so skopeo cannot resolve ${hostname}`;
+        log(`• ${skopeoNote}`);
+        for (const state of states.values()) state.skopeoReady = false;
+      }
+    }
+
+    const idle = (pid: number) => `${((residentBytes(pid) ?? NaN) / 1024 / 1024).toFixed(1)} MiB`;
+    samples.note(`Data-plane RSS right after start, before any request: Berth ${idle(berth.pid)}, Distribution ${idle(distribution.pid)}.`);
+
+    log('• setting up fixtures');
+    for (const target of targets) {
+      await setUpTarget({ state: states.get(target)!, sizes, samples, workDir, log }, settings.workloads);
+    }
+    await analyzeDatabase(berth.databaseUrl);
+
+    for (let round = 1; round <= settings.rounds; round += 1) {
+      const data = new RoundData(round, workDir, sizes);
+      const order = round % 2 === 1 ? targets : [...targets].reverse();
+      log(`• round ${round}/${settings.rounds} (${order.map((t) => t.label).join(' first, then ')})`);
+      for (const workload of settings.workloads) {
+        for (const target of order) {
+          const state = states.get(target)!;
+          const summary = await WORKLOADS[workload]({ state, data, sizes, samples, workDir, log });
+          log(`  ${workload.padEnd(14)} ${target.label.padEnd(12)} ${summary}`);
+        }
+      }
+      for (const state of states.values()) state.lastMono = undefined;
+      await rm(path.join(workDir, `image-r${round}`), { recursive: true, force: true });
+    }
+    for (const target of targets) {
+      const fetches = states.get(target)!.client.tokenFetches;
+      if (fetches > 0) samples.note(`${target.label}: the client fetched ${fetches} access token(s) over the run (one per scope, again shortly before expiry).`);
+    }
+
+    const rows = summarise(samples, limits, sizes);
+    const loadAtEnd = os.loadavg();
+    const loadText = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
+    machine.push([
+      'Load average (1/5/15 min)',
+      `${loadText(loadAtStart)} at start, ${loadText(loadAtEnd)} at the end — anything else running on the machine shows up in these numbers`,
+    ]);
+    const context = {
+      date: new Date(),
+      sizes,
+      machine,
+      settings: describeSettings(settings, sizes, targets, skopeoNote),
+      limits,
+      durationSeconds: (performance.now() - began) / 1000,
+    };
+    const markdown = markdownReport(rows, samples, context);
+    const started = { workDir, databaseName: berth.databaseName, pids: [...berth.pids, distribution.pid] };
+    return { rows, checks: checkTargets(rows, sizes), samples, limits, table: plainTable(rows), markdown, started };
+  } catch (error) {
+    if (!cleanup.started) await dumpLogs(workDir, log);
+    throw error;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFromEnv(process.env, {
+    resultsPath: path.join(__dirname, 'RESULTS.md'),
+    profileDir: path.join(__dirname, '.work', 'profiles'),
+  });
+  const cleanup = new Cleanup(settings.log);
+  let interrupted = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    settings.log(`\n${signal}: stopping everything the bench started…`);
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  const outcome = await runBench(settings, cleanup);
+  process.stdout.write(`\n${outcome.table}\n\n`);
+  for (const check of outcome.checks) {
+    process.stdout.write(`${check.met === undefined ? '—' : check.met ? 'met    ' : 'NOT met'}  ${check.target} (${check.detail})\n`);
+  }
+  if (settings.resultsPath) {
+    await writeFile(settings.resultsPath, outcome.markdown);
+    process.stdout.write(`\nwritten to ${path.relative(process.cwd(), settings.resultsPath)}\n`);
+  }
+  if (settings.cpuProfileDir) process.stdout.write(`CPU profile(s) of the data plane in ${path.relative(process.cwd(), settings.cpuProfileDir)}\n`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,323 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { BlobContent } from './blob-content';
+import { runLoad } from './load';
+import { buildImageLayout, type ImageLayout } from './oci-layout';
+import { runCommand, sampleRss } from './processes';
+import type { RegistryClient } from './registry-client';
+import type { Samples } from './report';
+import { MIB, type Sizes, type WorkloadId } from './settings';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const REPO = {
+  mono: 'bench/mono',
+  chunked: 'bench/chunked',
+  parallel: 'bench/parallel',
+  hot: 'bench/hot',
+  tagsLarge: 'bench/tags-large',
+  tagsSmall: 'bench/tags-small',
+  big: 'bench/big',
+};
+
+/** What the bench keeps per registry across rounds. */
+export interface TargetState {
+  client: RegistryClient;
+  /** Set up once: a small image tagged `latest` in REPO.hot. */
+  fixture?: { layerDigest: string };
+  /** The blob the monolithic push wrote this round (pulled next). */
+  lastMono?: BlobContent;
+  tagsReady?: boolean;
+  /** skopeo can reach this registry by name. */
+  skopeoReady: boolean;
+}
+
+/**
+ * The content of one round, shared by both registries so they receive the
+ * same bytes; created lazily, digests computed before any clock starts.
+ */
+export class RoundData {
+  private readonly contents = new Map<string, BlobContent[]>();
+  private layout: Promise<ImageLayout> | undefined;
+
+  constructor(
+    readonly round: number,
+    private readonly workDir: string,
+    private readonly sizes: Sizes,
+  ) {}
+
+  blobs(key: string, size: number, count = 1): BlobContent[] {
+    let list = this.contents.get(key);
+    if (!list) {
+      list = Array.from({ length: count }, () => new BlobContent(size));
+      for (const content of list) content.digest();
+      this.contents.set(key, list);
+    }
+    return list;
+  }
+
+  blob(key: string, size: number): BlobContent {
+    return this.blobs(key, size)[0]!;
+  }
+
+  imageLayout(): Promise<ImageLayout> {
+    this.layout ??= buildImageLayout(path.join(this.workDir, `image-r${this.round}`), this.sizes.skopeoLayer);
+    return this.layout;
+  }
+}
+
+export interface WorkloadContext {
+  state: TargetState;
+  data: RoundData;
+  sizes: Sizes;
+  samples: Samples;
+  workDir: string;
+  log: (line: string) => void;
+}
+
+const seconds = (startedMs: number) => (performance.now() - startedMs) / 1000;
+const mibPerSecond = (bytes: number, startedMs: number) => bytes / MIB / seconds(startedMs);
+const mib = (bytes: number) => bytes / MIB;
+
+function fixtureImage(layer: Buffer): { config: Buffer; manifest: (configDigest: string, layerDigest: string) => Buffer } {
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } }),
+  );
+  return {
+    config,
+    manifest: (configDigest, layerDigest) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
+        }),
+      ),
+  };
+}
+
+/** Pushes the fixture blobs to `repository` and returns its manifest (not yet tagged). */
+async function pushFixture(client: RegistryClient, repository: string, layer: Buffer): Promise<{ manifest: Buffer; layerDigest: string }> {
+  const image = fixtureImage(layer);
+  const configDigest = await client.pushBytes(repository, image.config);
+  const layerDigest = await client.pushBytes(repository, layer);
+  return { manifest: image.manifest(configDigest, layerDigest), layerDigest };
+}
+
+/** Runs `task` over `items` with at most `limit` in flight. */
+async function eachLimited<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]!);
+    }),
+  );
+}
+
+const tagName = (i: number) => `t${String(i).padStart(5, '0')}`;
+
+/** One-off setup per registry (not measured): the hot image, and the tag-list repositories when needed. */
+export async function setUpTarget(ctx: Omit<WorkloadContext, 'data'>, workloads: WorkloadId[]): Promise<void> {
+  const { client } = ctx.state;
+  const label = client.target.label;
+  const layer = randomBytes(4096);
+  if (workloads.includes('manifest-get') || workloads.includes('blob-head')) {
+    const { manifest, layerDigest } = await pushFixture(client, REPO.hot, layer);
+    await client.putManifest(REPO.hot, 'latest', manifest, OCI_MANIFEST);
+    ctx.state.fixture = { layerDigest };
+  }
+  if (workloads.includes('tags')) {
+    for (const [repository, count] of [
+      [REPO.tagsLarge, ctx.sizes.tagCount],
+      [REPO.tagsSmall, ctx.sizes.smallTagCount],
+    ] as const) {
+      const { manifest } = await pushFixture(client, repository, layer);
+      const started = performance.now();
+      const names = Array.from({ length: count }, (_, i) => tagName(i));
+      await eachLimited(names, 32, (tag) => client.putManifest(repository, tag, manifest, OCI_MANIFEST));
+      const rate = count / seconds(started);
+      ctx.log(`  ${label}: tagged ${count} in ${repository} (${rate.toFixed(0)} manifest PUTs/s, 32 in flight)`);
+      if (count === ctx.sizes.tagCount) {
+        ctx.samples.note(`Setup (not in the table): ${label} took ${count} manifest PUTs under new tags at ${rate.toFixed(0)}/s with 32 in flight.`);
+      }
+    }
+    ctx.state.tagsReady = true;
+  }
+}
+
+async function timedPush(
+  ctx: WorkloadContext,
+  kind: 'mono' | 'chunked',
+  repository: string,
+  content: BlobContent,
+): Promise<{ mibps: number; peakMiB: number; startMiB: number }> {
+  const { client } = ctx.state;
+  const rss = sampleRss(client.target.pid);
+  const started = performance.now();
+  let memory: { peakBytes: number; startBytes: number };
+  try {
+    if (kind === 'mono') await client.pushMonolithic(repository, content);
+    else await client.pushChunked(repository, content, ctx.sizes.chunk);
+  } finally {
+    memory = rss.stop();
+  }
+  return { mibps: mibPerSecond(content.size, started), peakMiB: mib(memory.peakBytes), startMiB: mib(memory.startBytes) };
+}
+
+async function firstPageMs(client: RegistryClient, repository: string, pageSize: number): Promise<number> {
+  const pathOf = `/v2/${repository}/tags/list?n=${pageSize}`;
+  for (let i = 0; i < 3; i += 1) await client.listTags(pathOf, repository);
+  const times: number[] = [];
+  for (let i = 0; i < 20; i += 1) {
+    const started = performance.now();
+    await client.listTags(pathOf, repository);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return (times[9]! + times[10]!) / 2;
+}
+
+async function skopeo(args: string[]): Promise<number> {
+  const started = performance.now();
+  await runCommand('skopeo', ['--insecure-policy', ...args]);
+  return seconds(started);
+}
+
+/** Each workload measures one registry once and adds its samples. */
+export const WORKLOADS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<string>> = {
+  async 'push-mono'(ctx) {
+    const content = ctx.data.blob('mono', ctx.sizes.bigBlob);
+    const result = await timedPush(ctx, 'mono', REPO.mono, content);
+    ctx.state.lastMono = content;
+    ctx.samples.add('push.mono', ctx.state.client.target.label, result.mibps);
+    ctx.samples.add('rss.mono.big', ctx.state.client.target.label, result.peakMiB);
+    ctx.samples.add('rss.growth.big', ctx.state.client.target.label, result.peakMiB - result.startMiB);
+    return `${result.mibps.toFixed(1)} MiB/s, peak RSS ${result.peakMiB.toFixed(1)} MiB`;
+  },
+
+  async 'push-chunked'(ctx) {
+    const content = ctx.data.blob('chunked', ctx.sizes.bigBlob);
+    const result = await timedPush(ctx, 'chunked', REPO.chunked, content);
+    ctx.samples.add('push.chunked', ctx.state.client.target.label, result.mibps);
+    return `${result.mibps.toFixed(1)} MiB/s`;
+  },
+
+  async pull(ctx) {
+    const { client } = ctx.state;
+    let content = ctx.state.lastMono;
+    if (!content) {
+      content = ctx.data.blob('mono', ctx.sizes.bigBlob);
+      await client.pushMonolithic(REPO.mono, content);
+      ctx.state.lastMono = content;
+    }
+    const started = performance.now();
+    await client.pullVerified(REPO.mono, content.digest(), content.size);
+    const mibps = mibPerSecond(content.size, started);
+    ctx.samples.add('pull', client.target.label, mibps);
+    return `${mibps.toFixed(1)} MiB/s`;
+  },
+
+  async 'push-parallel'(ctx) {
+    const { client } = ctx.state;
+    const contents = ctx.data.blobs('parallel', ctx.sizes.parallelBlob, ctx.sizes.parallelCount);
+    const started = performance.now();
+    await Promise.all(contents.map((content) => client.pushMonolithic(REPO.parallel, content)));
+    const mibps = mibPerSecond(contents.reduce((sum, c) => sum + c.size, 0), started);
+    ctx.samples.add('push.parallel', client.target.label, mibps);
+    return `${mibps.toFixed(1)} MiB/s`;
+  },
+
+  async 'manifest-get'(ctx) {
+    const { client } = ctx.state;
+    const result = await runLoad(client, 'GET', `/v2/${REPO.hot}/manifests/latest`, `repository:${REPO.hot}:pull`, {
+      clients: ctx.sizes.loadClients,
+      seconds: ctx.sizes.loadSeconds,
+      accept: client.manifestAccept(),
+    });
+    const label = client.target.label;
+    if (result.errors > 0) ctx.samples.note(`${label} answered ${result.errors} manifest GETs with a non-200 status (not counted).`);
+    if (result.requests === 0) throw new Error(`${label}: no manifest GET succeeded`);
+    ctx.samples.add('manifest.rps', label, result.requestsPerSecond);
+    ctx.samples.add('manifest.p50', label, result.p50Ms);
+    ctx.samples.add('manifest.p99', label, result.p99Ms);
+    return `${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`;
+  },
+
+  async 'blob-head'(ctx) {
+    const { client } = ctx.state;
+    const digest = ctx.state.fixture!.layerDigest;
+    const result = await runLoad(client, 'HEAD', `/v2/${REPO.hot}/blobs/${digest}`, `repository:${REPO.hot}:pull`, {
+      clients: ctx.sizes.loadClients,
+      seconds: ctx.sizes.loadSeconds,
+    });
+    const label = client.target.label;
+    if (result.errors > 0) ctx.samples.note(`${label} answered ${result.errors} blob HEADs with a non-200 status (not counted).`);
+    if (result.requests === 0) throw new Error(`${label}: no blob HEAD succeeded`);
+    ctx.samples.add('head.rps', label, result.requestsPerSecond);
+    ctx.samples.add('head.p50', label, result.p50Ms);
+    ctx.samples.add('head.p99', label, result.p99Ms);
+    return `${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`;
+  },
+
+  async tags(ctx) {
+    const { client } = ctx.state;
+    const label = client.target.label;
+    const pageSize = ctx.sizes.tagPageSize;
+    const large = await firstPageMs(client, REPO.tagsLarge, pageSize);
+    const small = await firstPageMs(client, REPO.tagsSmall, pageSize);
+    const started = performance.now();
+    let next: string | undefined = `/v2/${REPO.tagsLarge}/tags/list?n=${pageSize}`;
+    let pages = 0;
+    const seen = new Set<string>();
+    while (next) {
+      const page: { tags: string[]; next: string | undefined } = await client.listTags(next, REPO.tagsLarge);
+      for (const tag of page.tags) seen.add(tag);
+      pages += 1;
+      next = page.next;
+      if (pages > ctx.sizes.tagCount + 1) throw new Error(`${label}: tag pagination does not end`);
+    }
+    const allMs = performance.now() - started;
+    if (seen.size !== ctx.sizes.tagCount) throw new Error(`${label}: listed ${seen.size} tags, expected ${ctx.sizes.tagCount}`);
+    const firstPageSize = (await client.listTags(`/v2/${REPO.tagsLarge}/tags/list?n=${pageSize}`, REPO.tagsLarge)).tags.length;
+    ctx.samples.note(
+      `${label}: \`tags/list?n=${pageSize}\` on ${ctx.sizes.tagCount} tags returned ${firstPageSize} tags on the first page; walking the Link headers took ${pages} request(s).`,
+    );
+    ctx.samples.add('tags.first.large', label, large);
+    ctx.samples.add('tags.first.small', label, small);
+    ctx.samples.add('tags.all.large', label, allMs);
+    return `first page ${large.toFixed(2)} ms (${small.toFixed(2)} ms at ${ctx.sizes.smallTagCount} tags), all ${pages} page(s) ${allMs.toFixed(1)} ms`;
+  },
+
+  async 'rss-1g'(ctx) {
+    const label = ctx.state.client.target.label;
+    const mono = await timedPush(ctx, 'mono', REPO.big, ctx.data.blob('huge-mono', ctx.sizes.hugeBlob));
+    ctx.samples.add('rss.idle', label, mono.startMiB);
+    ctx.samples.add('rss.mono.huge', label, mono.peakMiB);
+    ctx.samples.add('rss.growth.huge', label, mono.peakMiB - mono.startMiB);
+    ctx.samples.add('push.mono.huge', label, mono.mibps);
+    const chunked = await timedPush(ctx, 'chunked', REPO.big, ctx.data.blob('huge-chunked', ctx.sizes.hugeBlob));
+    ctx.samples.add('rss.chunked.huge', label, chunked.peakMiB);
+    ctx.samples.add('push.chunked.huge', label, chunked.mibps);
+    return `monolithic ${mono.mibps.toFixed(1)} MiB/s peak ${mono.peakMiB.toFixed(1)} MiB; chunked ${chunked.mibps.toFixed(1)} MiB/s peak ${chunked.peakMiB.toFixed(1)} MiB`;
+  },
+
+  async skopeo(ctx) {
+    const { client } = ctx.state;
+    const target = client.target;
+    if (!ctx.state.skopeoReady) return 'skipped';
+    const layout = await ctx.data.imageLayout();
+    const reference = `${target.host}/skopeo/r${ctx.data.round}:${layout.reference}`;
+    const creds = target.credentials ? `${target.credentials.username}:${target.credentials.password}` : undefined;
+    const copyIn = await skopeo(['copy', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), `oci:${layout.dir}:${layout.reference}`, `docker://${reference}`]);
+    const out = await mkdtemp(path.join(ctx.workDir, 'skopeo-out-'));
+    try {
+      const copyOut = await skopeo(['copy', '--src-tls-verify=false', ...(creds ? ['--src-creds', creds] : []), `docker://${reference}`, `oci:${out}:${layout.reference}`]);
+      ctx.samples.add('skopeo.in', target.label, copyIn);
+      ctx.samples.add('skopeo.out', target.label, copyOut);
+      return `in ${copyIn.toFixed(2)} s, out ${copyOut.toFixed(2)} s (${mib(layout.totalBytes).toFixed(1)} MiB)`;
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+};
