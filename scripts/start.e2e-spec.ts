@@ -109,7 +109,7 @@ async function redisAnswers(port: number): Promise<boolean> {
     const first = await startBerth(env);
     const key = (await readFile(path.join(dataDir, 'api-key'), 'utf8')).trim();
     expect(first.output()).toContain(`API key          ${key}`);
-    expect(first.output()).toContain('skopeo copy');
+    expect(first.output()).toContain('podman login');
     expect(await redisAnswers(Number(new URL(env.REDIS_URL!).port))).toBe(true);
 
     const created = await fetch(`${api}/api/v1/registries`, {

@@ -188,9 +188,10 @@ Try it (Ctrl-C stops everything; data is kept for the next npm start):
        -H 'Content-Type: application/json' -d '{"name":"myregistry","sku":"Standard","adminUserEnabled":true}'
   PASSWORD=$(curl -s ${api}/api/v1/registries/myregistry/credentials -H "Authorization: Bearer $BERTH_API_KEY" \\
        | node -pe 'JSON.parse(require("fs").readFileSync(0)).passwords[0].value')
-  skopeo copy --dest-tls-verify=false --dest-creds myregistry:$PASSWORD \\
-       docker-archive:image.tar docker://myregistry.${config.domain}:${regPort}/hello:v1
-  podman login --tls-verify=false -u myregistry -p $PASSWORD myregistry.${config.domain}:${regPort}
+  echo "127.0.0.1 myregistry.${config.domain}" | sudo tee -a /etc/hosts   # once per registry
+  podman login --tls-verify=false -u myregistry -p "$PASSWORD" myregistry.${config.domain}:${regPort}
+  podman push --tls-verify=false <local image> myregistry.${config.domain}:${regPort}/hello:v1
+  skopeo inspect --tls-verify=false --creds "myregistry:$PASSWORD" docker://myregistry.${config.domain}:${regPort}/hello:v1
 `);
 }
 
