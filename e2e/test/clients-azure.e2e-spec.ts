@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { startAzurite } from './support/clients/azurite';
+import { startAzurite } from '@berth/storage/testing';
 import { describeRealClients } from './support/clients/scenario';
 
 // The real-client scenario of clients.e2e-spec.ts on Azure Blob storage,

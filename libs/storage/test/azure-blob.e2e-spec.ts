@@ -1,64 +1,10 @@
 import { ContainerClient } from '@azure/storage-blob';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { AzureBlobStore, createBlobStore, type BlobStore } from '../src';
-import { describeBlobStoreConformance } from '../src/testing/blob-store-conformance';
+import { describeBlobStoreConformance, startAzurite, type Azurite } from '../src/testing';
 
-// Azurite's well-known development account (public, documented by Microsoft).
-const ACCOUNT = 'devstoreaccount1';
-const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const AZURITE_BIN = path.join(__dirname, '..', '..', '..', 'node_modules', '.bin', 'azurite-blob');
-
-let azurite: ChildProcess | undefined;
-let azuriteDir: string;
+let azurite: Azurite;
 let connectionString: string;
-
-/** Starts Azurite on a free port and resolves once it listens (it prints the port it bound). */
-async function startAzurite(): Promise<void> {
-  azuriteDir = await mkdtemp(path.join(tmpdir(), 'berth-azurite-'));
-  const args = ['--blobHost', '127.0.0.1', '--blobPort', '0', '--location', azuriteDir];
-  const child = spawn(process.execPath, [AZURITE_BIN, ...args, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  azurite = child;
-  const port = await new Promise<number>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start:\n${output}`)), 20_000);
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      const match = /listens on https?:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Azurite exited with ${code}:\n${output}`));
-    });
-  });
-  connectionString = azuriteConnectionString(port);
-}
-
-function azuriteConnectionString(port: number): string {
-  return `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};BlobEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`;
-}
-
-async function stopAzurite(): Promise<void> {
-  const child = azurite;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
-  }
-  if (azuriteDir) await rm(azuriteDir, { recursive: true, force: true });
-}
 
 let containerCount = 0;
 /** A fresh container per store: 3-63 lowercase characters. */
@@ -66,8 +12,11 @@ function uniqueContainer(): string {
   return `berth-test-${process.pid}-${Date.now().toString(36)}-${++containerCount}`;
 }
 
-beforeAll(startAzurite, 30_000);
-afterAll(stopAzurite);
+beforeAll(async () => {
+  azurite = await startAzurite();
+  connectionString = azurite.connectionString;
+}, 30_000);
+afterAll(() => azurite?.stop());
 
 describeBlobStoreConformance('azure-blob (Azurite)', async () => {
   const container = uniqueContainer();
@@ -130,7 +79,7 @@ describe('AzureBlobStore specifics', () => {
   });
 
   it('reports an unreachable service as Unavailable', async () => {
-    const closedPort = azuriteConnectionString(1);
+    const closedPort = azurite.connectionString.replace(`127.0.0.1:${azurite.port}`, '127.0.0.1:1');
     const unreachable = new AzureBlobStore({ connectionString: closedPort, container: 'nowhere', pipeline: { retryOptions: { maxTries: 1 } } });
     await expect(unreachable.stat('a/b')).rejects.toMatchObject({ name: 'StorageError', code: 'Unavailable', driver: 'azure-blob' });
     await expect(unreachable.init()).rejects.toMatchObject({ code: 'Unavailable' });

@@ -14,9 +14,12 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
-/** Starts Azurite's Blob service on a free port of 127.0.0.1, storing in a temporary directory. */
+/**
+ * Starts Azurite's Blob service on a free port of 127.0.0.1, storing in a
+ * temporary directory; for the storage driver suite and end-to-end tests.
+ */
 export async function startAzurite(): Promise<Azurite> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'berth-clients-azurite-'));
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-azurite-'));
   const child: ChildProcess = spawn(
     process.execPath,
     [AZURITE_BIN, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'],
