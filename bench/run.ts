@@ -72,7 +72,7 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
     ...targets.map((t): [string, string] => [`${t.label} auth`, t.authDescription]),
     [
       'Berth',
-      'data plane and management API as separate processes (node -r ./scripts/register.js apps/<app>/src/main.ts, NODE_ENV=production, LOG_LEVEL=warn), ' +
+      'data plane and management API as separate processes (production build: node scripts/build.mjs, then node dist/apps/<app>/src/main.js, NODE_ENV=production, LOG_LEVEL=warn), ' +
         'filesystem storage, fresh migrated PostgreSQL database, local Redis; a Premium registry with the admin user created through the management API ' +
         '(then the management API is stopped); ANALYZE once after the fixtures are in (what autovacuum would do on its own); SKU operation limits raised to 2,000,000,000/min in the throw-away database so throttling never answers 429 ' +
         '(the limiter still does its Redis round trip per request); the worker is not running',
