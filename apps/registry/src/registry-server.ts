@@ -130,13 +130,14 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     HEAD: { name: 'v2.ping', auth: { kind: 'authenticated' }, handle: async (ctx) => sendJson(ctx, 200, {}) },
   });
   new TokenController(tokens, identities).register(router);
-  new ListingController(new ListingRepository(db)).register(router);
+  const listing = new ListingRepository(db);
+  new ListingController(listing).register(router);
   new ReferrerController(new ReferrerRepository(db)).register(router);
   // Order matters: upload routes before the blob route (see Router).
   new UploadController(uploads).register(router);
   new BlobController(blobs, store, metrics, config.storage.driver === 'azure' ? config.storage.redirectMinBytes : 0).register(router);
   new ManifestController(manifests).register(router);
-  new AcrController(new AcrService(new AcrRepository(db), manifests)).register(router);
+  new AcrController(new AcrService(new AcrRepository(db), listing, manifests)).register(router);
 
   const app: RegistryAppContext = { config, db, reads, store, log, metrics, router, resolver };
 

@@ -1,4 +1,4 @@
-import { Prisma, writeOutboxEvent, type Db, type Tx } from '@berth/db';
+import { digestLockKey, Prisma, writeOutboxEvent, type Db, type Tx } from '@berth/db';
 import type { RepositoryDeletePayload } from '@berth/events';
 import { TX_OPTIONS } from '../data/transactions';
 import type { AttributeChanges, ChangeableAttributes } from './acr.dto';
@@ -77,16 +77,6 @@ function attributesOf(row: FlagColumns): ChangeableAttributes {
 }
 
 /**
- * Serialises storage accounting of one manifest digest in one registry. The
- * key must stay identical to the one the manifest push and delete paths
- * (manifests/manifest.repository.ts) and the worker's retention use, or
- * usage could be subtracted twice or not at all.
- */
-function digestLockKey(registryId: string, digest: string): string {
-  return `${registryId}:${digest}`;
-}
-
-/**
  * Metadata of the ACR extension API. Listings are index-driven keyset pages
  * (`name > last ORDER BY name LIMIT n` on the unique (repositoryId, name) /
  * (repositoryId, digest) indexes); the time orders sort the repository's rows
@@ -94,23 +84,6 @@ function digestLockKey(registryId: string, digest: string): string {
  */
 export class AcrRepository {
   constructor(private readonly db: Db) {}
-
-  /** Listed repositories (listEnabled, at least one manifest) after `last`, by name. */
-  async listRepositoryNames(registryId: string, last: string, limit: number): Promise<string[]> {
-    const rows = await this.db.$queryRaw<Array<{ name: string }>>`
-      SELECT r."name" FROM "Repository" r
-      WHERE r."registryId" = ${registryId}::uuid AND r."name" > ${last} AND r."listEnabled"
-        AND EXISTS (SELECT 1 FROM "Manifest" m WHERE m."repositoryId" = r."id")
-      ORDER BY r."name"
-      LIMIT ${limit}`;
-    return rows.map((row) => row.name);
-  }
-
-  async findRepositoryId(registryId: string, name: string): Promise<string | undefined> {
-    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
-      SELECT "id" FROM "Repository" WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`;
-    return rows[0]?.id;
-  }
 
   async findRepository(registryId: string, name: string): Promise<RepositoryRecord | undefined> {
     const rows = await this.db.$queryRaw<

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventRequestInfo } from '@berth/events';
 import { OciError } from '@berth/oci';
+import type { ListingRepository } from '../listing/listing.repository';
 import type { ManifestService } from '../manifests/manifest.service';
 import type { RegistryInfo } from '../registries/registry-info';
 import type {
@@ -28,12 +29,13 @@ export interface Page<T> {
 export class AcrService {
   constructor(
     private readonly acr: AcrRepository,
+    private readonly listing: ListingRepository,
     private readonly manifests: ManifestService,
   ) {}
 
   async catalog(registry: RegistryInfo, last: string, n: number): Promise<Page<string>> {
     if (n === 0) return { items: [], next: undefined };
-    return paginate(await this.acr.listRepositoryNames(registry.id, last, n + 1), n, (name) => name);
+    return paginate(await this.listing.repositoryNames(registry.id, last, n + 1), n, (name) => name);
   }
 
   async getRepository(registry: RegistryInfo, name: string): Promise<RepositoryPropertiesDto> {
@@ -150,7 +152,7 @@ export class AcrService {
   }
 
   private async repositoryId(registry: RegistryInfo, name: string): Promise<string> {
-    const id = await this.acr.findRepositoryId(registry.id, name);
+    const id = await this.listing.repositoryId(registry.id, name);
     if (!id) throw nameUnknown(name);
     return id;
   }

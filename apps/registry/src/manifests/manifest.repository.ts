@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeOutboxEvent, type Db, type Tx } from '@berth/db';
+import { digestLockKey, writeOutboxEvent, type Db, type Tx } from '@berth/db';
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
 import type { ReadPool } from '../data/read-pool';
 import { TX_OPTIONS } from '../data/transactions';
@@ -54,7 +54,7 @@ export class ManifestWriteRefused extends Error {
 
 /** Serialises usage accounting of one digest in one registry (manifests are per repository, usage per registry). */
 async function lockDigest(tx: Tx, registryId: string, digest: string): Promise<void> {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${registryId}:${digest}`}))`;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${digestLockKey(registryId, digest)}))`;
 }
 
 /** Manifest and tag metadata. */

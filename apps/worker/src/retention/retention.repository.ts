@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeOutboxEvent, type Db } from '@berth/db';
+import { digestLockKey, writeOutboxEvent, type Db } from '@berth/db';
 import type { ImageDeletePayload } from '@berth/events';
 
 export interface RetentionRegistry {
@@ -201,7 +201,7 @@ export class RetentionRepository {
       // Usage counts a manifest digest once per registry (as the data plane
       // does): serialise on the same advisory lock, then subtract the bytes if
       // no other repository of the registry holds this digest.
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${registry.id}:${deleted.digest}`}))`;
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${digestLockKey(registry.id, deleted.digest)}))`;
       const elsewhere = await tx.$queryRaw<Array<{ one: number }>>`
         SELECT 1 AS one FROM "Manifest" WHERE "registryId" = ${registry.id}::uuid AND digest = ${deleted.digest} LIMIT 1`;
       if (!elsewhere[0]) {
