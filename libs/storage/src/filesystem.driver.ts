@@ -22,6 +22,15 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
+ * While an upload streams, its written bytes are flushed to disk in the
+ * background (fdatasync, one at a time) every this many bytes. The fsync
+ * that makes a blob durable before it is acknowledged then only waits for
+ * the tail instead of the whole blob: disk writeback overlaps the network
+ * transfer instead of following it.
+ */
+const BACKGROUND_SYNC_BYTES = 8 * 1024 * 1024;
+
+/**
  * Stores each key as a file under `rootDir` (key segments become directories).
  * An upload is appended in place; it needs no parts state (`parts` stays []).
  * Postgres records a key only after completeUpload, so a file left half-written
@@ -51,7 +60,7 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.close();
       throw err;
     }
-    const out = new BatchingFileWriter(handle, WRITE_BATCH_BYTES); // closes the handle when done or failed
+    const out = new BatchingFileWriter(file, handle, WRITE_BATCH_BYTES, BACKGROUND_SYNC_BYTES); // closes the handle when done or failed
     try {
       await pipeline(body, out);
     } catch (err) {
@@ -171,8 +180,31 @@ export class FilesystemBlobStore implements BlobStore {
 }
 
 /**
+ * Starts writing a file's dirty pages to disk without waiting for it (on a
+ * handle of its own, so the request that wrote them need not wait either).
+ * At most one such flush runs per file; its failure is ignored, since the
+ * fsync of completeUpload decides durability.
+ */
+const backgroundSyncs = new Map<string, Promise<void>>();
+function startBackgroundSync(file: string): void {
+  if (backgroundSyncs.has(file)) return;
+  const flush = (async () => {
+    const handle = await open(file, 'r');
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  })()
+    .catch(() => undefined)
+    .finally(() => backgroundSyncs.delete(file));
+  backgroundSyncs.set(file, flush);
+}
+
+/**
  * Appends to an open file in batches of at least `batchBytes` (one writev per
- * batch, no copying), then closes the handle once finished or destroyed.
+ * batch, no copying), starts a background flush to disk after every
+ * `syncBytes` written, then closes the handle once finished or destroyed.
  * Memory stays bounded: a batch plus the stream's buffer (also `batchBytes`),
  * which keeps filling from the source while a batch is being written.
  */
@@ -180,10 +212,13 @@ class BatchingFileWriter extends Writable {
   bytesWritten = 0;
   private batch: Buffer[] = [];
   private batchSize = 0;
+  private unsyncedBytes = 0;
 
   constructor(
+    private readonly file: string,
     private readonly handle: FileHandle,
     private readonly batchBytes: number,
+    private readonly syncBytes: number,
   ) {
     super({ highWaterMark: batchBytes });
   }
@@ -228,7 +263,12 @@ class BatchingFileWriter extends Writable {
     while (buffers.length > 0) {
       const { bytesWritten } = await this.handle.writev(buffers);
       this.bytesWritten += bytesWritten;
+      this.unsyncedBytes += bytesWritten;
       buffers = skipBytes(buffers, bytesWritten);
+    }
+    if (this.unsyncedBytes >= this.syncBytes) {
+      this.unsyncedBytes = 0;
+      startBackgroundSync(this.file);
     }
   }
 }
