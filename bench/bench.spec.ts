@@ -69,6 +69,8 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
       workloads: ['push-mono', 'pull', 'manifest-get'],
       resultsPath: undefined,
       cpuProfileDir: undefined,
+      berthLogLevel: 'warn',
+      berthNodeFlags: [],
       measureLimits: false,
       sizeOverrides: { loadSeconds: 0.5, loadClients: 8 },
       log: (line) => lines.push(line),

@@ -90,7 +90,7 @@ export interface BerthTarget extends Target {
 export async function startBerth(
   workDir: string,
   cleanup: Cleanup,
-  options: { cpuProfileDir: string | undefined; log: (line: string) => void },
+  options: { cpuProfileDir: string | undefined; logLevel?: string; nodeFlags?: string[]; log: (line: string) => void },
 ): Promise<BerthTarget> {
   const database = await createDatabase(cleanup, options.log);
   const storage = path.join(workDir, 'berth-storage');
@@ -109,7 +109,7 @@ export async function startBerth(
     STORAGE_PATH: storage,
     MANAGEMENT_PORT: String(managementPort),
     REGISTRY_PORT: String(registryPort),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: options.logLevel ?? 'warn',
   });
 
   // The production build, run the way the images run it: no TypeScript
@@ -130,7 +130,7 @@ export async function startBerth(
   const registry = startChild(
     'berth-registry',
     process.execPath,
-    nodeArgs('registry', profile),
+    nodeArgs('registry', [...(options.nodeFlags ?? []), ...profile]),
     { env, cwd: REPO_ROOT, logFile: path.join(workDir, 'berth-registry.log') },
     cleanup,
   );

@@ -4,7 +4,9 @@
 // e.g. 0.05 for a quick smoke run), BENCH_WORKLOADS (comma list, default
 // all), BENCH_RESULTS (output file; empty = none), BENCH_CPU_PROF=1 (data
 // plane under --cpu-prof, profiles in bench/.work/profiles), BENCH_LIMITS=0
-// (skip the machine-limit measurements), BENCH_TMPDIR (where data goes).
+// (skip the machine-limit measurements), BENCH_TMPDIR (where data goes),
+// BENCH_BERTH_LOG_LEVEL (default warn), BENCH_BERTH_NODE_FLAGS (extra Node
+// flags for the data plane, for experiments).
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -79,6 +81,7 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
     ],
     ['Distribution', 'docker-registry serve with filesystem storage, inmemory blob descriptor cache, log level warn, access log off, no upload purging'],
     ['Client', 'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing'],
+    ['Disk', '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not)'],
     ['skopeo', skopeoNote],
   ];
 }
@@ -121,7 +124,12 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
 
     log('• starting Distribution');
     const distribution = await startDistribution(workDir, cleanup);
-    const berth = await startBerth(workDir, cleanup, { cpuProfileDir: settings.cpuProfileDir, log });
+    const berth = await startBerth(workDir, cleanup, {
+      cpuProfileDir: settings.cpuProfileDir,
+      logLevel: settings.berthLogLevel,
+      nodeFlags: settings.berthNodeFlags,
+      log,
+    });
     const targets: Target[] = [berth, distribution];
     const samples = new Samples();
     const states = new Map<Target, TargetState>();
@@ -159,6 +167,11 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
       for (const workload of settings.workloads) {
         for (const target of order) {
           const state = states.get(target)!;
+          // Every measurement starts with nothing left for the disk to write:
+          // unflushed pages of the previous one (a registry that does not
+          // fsync leaves them behind) would otherwise be written back on the
+          // next one's clock.
+          await flushDisks();
           const summary = await WORKLOADS[workload]({ state, data, sizes, samples, workDir, log });
           log(`  ${workload.padEnd(14)} ${target.label.padEnd(12)} ${summary}`);
         }
@@ -195,6 +208,11 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
   } finally {
     await cleanup.run();
   }
+}
+
+/** `sync`: writes every dirty page of the machine to disk and waits for it. */
+async function flushDisks(): Promise<void> {
+  await runCommand('sync', []);
 }
 
 async function main(): Promise<void> {

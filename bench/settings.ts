@@ -27,6 +27,10 @@ export interface BenchSettings {
   resultsPath: string | undefined;
   /** When set, the data plane runs with --cpu-prof and writes its profile here. */
   cpuProfileDir: string | undefined;
+  /** LOG_LEVEL of Berth's processes (warn unless BENCH_BERTH_LOG_LEVEL says otherwise). */
+  berthLogLevel: string;
+  /** Extra Node/V8 flags for the data plane, after the production ones (BENCH_BERTH_NODE_FLAGS; for experiments). */
+  berthNodeFlags: string[];
   /** Skip the machine-limit measurements (the smoke test does). */
   measureLimits: boolean;
   log: (line: string) => void;
@@ -85,7 +89,7 @@ export function sizesFor(scale: number): Sizes {
 
 type Env = Record<string, string | undefined>;
 
-/** Reads BENCH_ROUNDS, BENCH_SCALE, BENCH_WORKLOADS, BENCH_RESULTS, BENCH_CPU_PROF; throws on nonsense. */
+/** Reads BENCH_ROUNDS, BENCH_SCALE, BENCH_WORKLOADS, BENCH_RESULTS, BENCH_CPU_PROF, BENCH_LIMITS, BENCH_BERTH_LOG_LEVEL, BENCH_BERTH_NODE_FLAGS; throws on nonsense. */
 export function settingsFromEnv(env: Env, defaults: { resultsPath: string; profileDir: string }): BenchSettings {
   const rounds = Number(env.BENCH_ROUNDS ?? '3');
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error(`BENCH_ROUNDS must be an integer 1-50 (got "${env.BENCH_ROUNDS}")`);
@@ -105,6 +109,8 @@ export function settingsFromEnv(env: Env, defaults: { resultsPath: string; profi
     workloads,
     resultsPath: env.BENCH_RESULTS === '' ? undefined : (env.BENCH_RESULTS ?? defaults.resultsPath),
     cpuProfileDir: profiling ? defaults.profileDir : undefined,
+    berthLogLevel: env.BENCH_BERTH_LOG_LEVEL || 'warn',
+    berthNodeFlags: (env.BENCH_BERTH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     measureLimits: !/^(0|false|no|off)$/i.test(env.BENCH_LIMITS ?? ''),
     log: (line) => process.stderr.write(`${line}\n`),
   };
