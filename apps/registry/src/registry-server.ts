@@ -18,6 +18,7 @@ import { TokenController } from './auth/token.controller';
 import { BlobController } from './blobs/blob.controller';
 import { BlobRepository } from './blobs/blob.repository';
 import { ReadPool } from './data/read-pool';
+import { ByteBudget } from './http/byte-budget';
 import { TrustedProxies } from './http/forwarded';
 import { RequestContext } from './http/request-context';
 import { send, sendError, sendJson } from './http/respond';
@@ -53,6 +54,8 @@ export interface RegistryServerDeps {
   registryCacheTtlMs?: number;
   /** Collect Node's default process metrics too (the standalone app does). */
   defaultMetrics?: boolean;
+  /** Manifest bytes parsed at once (default MANIFEST_PARSE_BUDGET_BYTES; tests shrink it). */
+  manifestParseBudgetBytes?: number;
 }
 
 /** Everything route modules need; later modules (e.g. /acr/v1) receive the same. */
@@ -76,6 +79,14 @@ export interface RegistryServer {
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Manifest bytes parsed and validated at once per process; more wait their
+ * turn. A parsed manifest costs a few times its size in heap, so this keeps
+ * eight maximum-size (4 MiB) manifests, or thousands of ordinary ones, well
+ * within the data plane's capped heap (see node-options.ts).
+ */
+const MANIFEST_PARSE_BUDGET_BYTES = 32 * 1024 * 1024;
 
 /** Upload chunks that may stream at once per process; more wait (up to 30 s) for a connection. */
 const UPLOAD_SESSION_CONNECTIONS = 32;
@@ -136,7 +147,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   // Order matters: upload routes before the blob route (see Router).
   new UploadController(uploads).register(router);
   new BlobController(blobs, store, metrics, config.storage.driver === 'azure' ? config.storage.redirectMinBytes : 0).register(router);
-  new ManifestController(manifests).register(router);
+  new ManifestController(manifests, new ByteBudget(deps.manifestParseBudgetBytes ?? MANIFEST_PARSE_BUDGET_BYTES)).register(router);
   new AcrController(new AcrService(new AcrRepository(db), listing, manifests)).register(router);
 
   const app: RegistryAppContext = { config, db, reads, store, log, metrics, router, resolver };

@@ -485,4 +485,38 @@ describe('manifests, tags, referrers and catalog', () => {
       expect((await c.get(`/v2/lock/read/blobs/${image.layers[0]!.digest}`)).status).toBe(403);
     });
   });
+
+  describe('manifest parse budget', () => {
+    let small: Harness;
+
+    beforeAll(async () => {
+      // A 1 KiB budget: two ordinary manifests at most are parsed at once, the rest queue.
+      small = await startHarness({}, { manifestParseBudgetBytes: 1024 });
+    });
+
+    afterAll(async () => {
+      await small?.close();
+    });
+
+    it('queues concurrent manifest PUTs beyond the budget and stores every one of them, also one larger than the budget', async () => {
+      const seeded = await seedRegistry(small.db, small.config, { name: 'budgetreg' });
+      const client = small.client('budgetreg', { basic: seeded.admin });
+      const config = imageConfig();
+      const layer = testBlob();
+      for (const blob of [config, layer]) expect((await pushBlob(client, 'queued', blob)).status).toBe(201);
+      const manifests = Array.from({ length: 12 }, (_, i) =>
+        // The last one carries a 3 KiB annotation: bigger than the whole budget.
+        ociManifest(config, [layer], { annotations: { n: String(i), pad: i === 11 ? 'x'.repeat(3072) : '' } }),
+      );
+      expect(manifests[0]!.length).toBeLessThan(1024);
+      expect(manifests[11]!.length).toBeGreaterThan(1024);
+      const puts = await Promise.all(manifests.map((m, i) => pushManifest(client, 'queued', `t${i}`, m)));
+      expect(puts.map((r) => r.status)).toEqual(manifests.map(() => 201));
+      for (const [i, m] of manifests.entries()) {
+        const get = await client.get(`/v2/queued/manifests/t${i}`, { headers: { accept: MediaType.OciManifest } });
+        expect(get.status).toBe(200);
+        expect(get.body.equals(m)).toBe(true);
+      }
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import type { EventRequestInfo } from '@berth/events';
 import { OciError, parseManifestReference, type ManifestReference } from '@berth/oci';
+import type { ByteBudget } from '../http/byte-budget';
 import type { RequestContext } from '../http/request-context';
 import { send } from '../http/respond';
 import type { Router } from '../http/router';
@@ -29,7 +30,11 @@ export function eventRequest(ctx: RequestContext): EventRequestInfo {
  * indexes a client did not list.
  */
 export class ManifestController {
-  constructor(private readonly manifests: ManifestService) {}
+  constructor(
+    private readonly manifests: ManifestService,
+    /** Bounds the manifest bytes parsed and validated at once (their heap cost); see ByteBudget. */
+    private readonly parseBudget: ByteBudget,
+  ) {}
 
   register(router: Router): void {
     router.add(/^\/v2\/(?<name>.+)\/manifests\/(?<reference>[^/]+)$/, {
@@ -60,7 +65,10 @@ export class ManifestController {
       limit,
       () => new OciError('MANIFEST_INVALID', { status: 413, message: `manifest is larger than the ${limit}-byte limit`, detail: { limitBytes: limit } }),
     );
-    const pushed = await this.manifests.put(ctx.registry, name, reference, payload, ctx.header('content-type'), eventRequest(ctx));
+    // The body is read first (a slow sender holds no budget), then parsed and stored within it.
+    const pushed = await this.parseBudget.run(payload.length, () =>
+      this.manifests.put(ctx.registry, name, reference, payload, ctx.header('content-type'), eventRequest(ctx)),
+    );
     const headers: Record<string, string> = {
       Location: `/v2/${name}/manifests/${pushed.digest}`,
       'Docker-Content-Digest': pushed.digest,
