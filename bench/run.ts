@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
 import { analyzeDatabase, autovacuumSetting, startBerth } from './berth';
 import { DISTRIBUTION_BINARY, startDistribution } from './distribution';
 import { addHostsEntry } from './hosts-file';
@@ -74,10 +75,11 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
     ...targets.map((t): [string, string] => [`${t.label} auth`, t.authDescription]),
     [
       'Berth',
-      'data plane and management API as separate processes (production build: node scripts/build.mjs, then node dist/apps/<app>/src/main.js, NODE_ENV=production, LOG_LEVEL=warn), ' +
+      `data plane and management API as separate processes (production build: node scripts/build.mjs, then node dist/apps/<app>/src/main.js, NODE_ENV=production, LOG_LEVEL=${settings.berthLogLevel}; ` +
+        `the data plane with the registry image's Node options ${[REGISTRY_NODE_OPTIONS, ...settings.berthNodeFlags].join(' ')}), ` +
         'filesystem storage, fresh migrated PostgreSQL database, local Redis; a Premium registry with the admin user created through the management API ' +
         '(then the management API is stopped); ANALYZE once after the fixtures are in (what autovacuum would do on its own); SKU operation limits raised to 2,000,000,000/min in the throw-away database so throttling never answers 429 ' +
-        '(the limiter still does its Redis round trip per request); the worker is not running',
+        '(the limiter still counts every request); the worker is not running',
     ],
     ['Distribution', 'docker-registry serve with filesystem storage, inmemory blob descriptor cache, log level warn, access log off, no upload purging'],
     ['Client', 'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing'],

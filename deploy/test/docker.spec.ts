@@ -3,8 +3,10 @@
 // they run points at a file the image holds (the build output included), and
 // the runtime images are production-only, non-root and health-checked.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadConfig } from '@berth/config';
+import { REGISTRY_NODE_OPTIONS } from '../../apps/registry/src/node-options';
 import { buildToTemp, type BuildOutput } from './support/build';
 import { dockerIgnore, execForm, lineage, parseCopy, parseDockerfile, type Dockerfile, type Stage } from './support/dockerfile';
 import { DEPLOY_DIR, REPO_ROOT } from './support/paths';
@@ -201,6 +203,18 @@ describe('deploy/docker/Dockerfile', () => {
     for (const devOnly of ['@prisma/schema-engine-wasm', 'prisma', 'typescript', '@swc/core', 'jest']) {
       expect({ devOnly, inImage: imageHas(target, `/app/node_modules/${devOnly}/package.json`) }).toEqual({ devOnly, inImage: false });
     }
+  });
+
+  it('runs the data plane with the heap sizing the benchmark measured (REGISTRY_NODE_OPTIONS), and only the data plane', () => {
+    const nodeOptions = (target: string) =>
+      instructions(lineage(dockerfile, target), 'ENV')
+        .map((e) => /\bNODE_OPTIONS="([^"]*)"/.exec(e.args)?.[1])
+        .filter((v) => v !== undefined);
+    expect(nodeOptions('registry')).toEqual([REGISTRY_NODE_OPTIONS]);
+    // Every flag is one Node accepts in NODE_OPTIONS (it refuses to start otherwise).
+    const check = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: REGISTRY_NODE_OPTIONS }, encoding: 'utf8' });
+    expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
+    for (const other of ['management-api', 'worker', 'migrate']) expect(nodeOptions(other)).toEqual([]);
   });
 
   it('gives the migration job its scripts, the migrations and the WebAssembly schema engine', () => {
