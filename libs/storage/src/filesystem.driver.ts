@@ -111,9 +111,12 @@ export class FilesystemBlobStore implements BlobStore {
       if (range && range.start >= size) {
         throw new StorageError('InvalidOffset', `range start ${range.start} is past the end of ${key} (${size} bytes)`, DRIVER);
       }
+      const start = range?.start ?? 0;
+      const end = range ? Math.min(range.end, size - 1) : size - 1;
       return handle.createReadStream({
-        highWaterMark: READ_CHUNK_BYTES,
-        ...(range && { start: range.start, end: Math.min(range.end, size - 1) }),
+        // A small blob (a config, a manifest's layer list) gets a buffer its size, not 1 MiB.
+        highWaterMark: Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1)),
+        ...(range && { start, end }),
       });
     } catch (err) {
       await handle.close();
