@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { BlobContent } from './blob-content';
+import { measureLimits } from './limits';
+import { Cleanup } from './processes';
 import { buildImageLayout } from './oci-layout';
 import { checkTargets, Samples, summarise } from './report';
 import { runBench } from './run';
@@ -38,6 +40,18 @@ describe('bench building blocks', () => {
     }
   });
 
+  it('measures the machine limits, the trivial server serving verified downloads of the exact size asked', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bench-limits-'));
+    const cleanup = new Cleanup(() => undefined);
+    try {
+      const limits = await measureLimits(dir, { hash: 4 * 1024 * 1024, disk: 4 * 1024 * 1024, http: 3 * 1024 * 1024 + 5, clients: 2, seconds: 0.3 }, cleanup);
+      for (const [name, value] of Object.entries(limits)) expect({ name, positive: Number.isFinite(value) && value > 0 }).toEqual({ name, positive: true });
+    } finally {
+      await cleanup.run();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('judges targets from medians, in the right direction for each metric', () => {
     const samples = new Samples();
     for (const [berth, distribution] of [[300, 100], [310, 90], [290, 110]]) {
@@ -46,7 +60,7 @@ describe('bench building blocks', () => {
     }
     samples.add('manifest.p99', 'Berth', 30);
     samples.add('manifest.p99', 'Distribution', 10);
-    const rows = summarise(samples, { sha256MiBps: 1000, diskWriteMiBps: 400, loopbackHttpMiBps: 800, loopbackRequestsPerSecond: 5000 }, sizesFor(1));
+    const rows = summarise(samples, { sha256MiBps: 1000, diskWriteMiBps: 400, loopbackHttpMiBps: 800, verifiedDownloadMiBps: 600, loopbackRequestsPerSecond: 5000 }, sizesFor(1));
     const push = rows.find((r) => r.metric.id === 'push.mono')!;
     expect(push.ratio).toBeCloseTo(3);
     expect(push.fractionOfLimit).toBeCloseTo(0.75); // 300 of the 400 MiB/s disk
@@ -56,6 +70,13 @@ describe('bench building blocks', () => {
     expect(checks.find((c) => c.target.startsWith('Monolithic push, 256 MiB (POST + PUT): ≥ 1.2×'))?.met).toBe(true);
     expect(checks.find((c) => c.target.startsWith('Manifest GET latency p99'))?.met).toBe(false);
     expect(checks.find((c) => c.target.startsWith('skopeo copy in'))?.met).toBeUndefined();
+    // A verified pull cannot beat the client's own verified download: that is its limit here.
+    samples.add('pull', 'Berth', 480);
+    samples.add('pull', 'Distribution', 400);
+    const pull = summarise(samples, { sha256MiBps: 1000, diskWriteMiBps: 400, loopbackHttpMiBps: 800, verifiedDownloadMiBps: 600, loopbackRequestsPerSecond: 5000 }, sizesFor(1)).find(
+      (r) => r.metric.id === 'pull',
+    )!;
+    expect(pull.fractionOfLimit).toBeCloseTo(0.8);
     expect(() => samples.add('no.such.metric', 'Berth', 1)).toThrow(/unknown metric/);
   });
 });

@@ -12,6 +12,8 @@ export interface MachineLimits {
   sha256MiBps: number;
   diskWriteMiBps: number;
   loopbackHttpMiBps: number;
+  /** The bench client downloading from the trivial server while hashing, as a verified pull does. */
+  verifiedDownloadMiBps: number;
   loopbackRequestsPerSecond: number;
 }
 
@@ -52,10 +54,26 @@ export async function measureDiskWrite(dir: string, bytes: number): Promise<numb
 }
 
 // A trivial server in its own process (as a registry would be): discards
-// uploads, answers anything else with a tiny JSON body.
+// uploads, serves GET /bytes/<n> from one 1 MiB buffer held in memory (no
+// disk, no copy), answers anything else with a tiny JSON body.
 const TRIVIAL_SERVER = `
 const http = require('node:http');
+const block = require('node:crypto').randomBytes(1024 * 1024);
 const server = http.createServer((req, res) => {
+  const bytes = /^\\/bytes\\/(\\d+)$/.exec(req.url);
+  if (req.method === 'GET' && bytes) {
+    let left = Number(bytes[1]);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': left });
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, block.length);
+        left -= n;
+        if (!res.write(n === block.length ? block : block.subarray(0, n))) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
   req.on('data', () => {});
   req.on('end', () => {
     res.statusCode = req.method === 'PUT' ? 201 : 200;
@@ -111,6 +129,37 @@ async function measureUpload(port: number, bytes: number): Promise<number> {
   }
 }
 
+/**
+ * Downloads `bytes` from the trivial server with the bench's own client,
+ * hashing every chunk as RegistryClient.pullVerified does (median of 3),
+ * MiB/s: the most any registry can show in the pull workload here, since
+ * receiving and hashing share the client's one thread.
+ */
+async function measureVerifiedDownload(port: number, bytes: number): Promise<number> {
+  const target: Target = { label: 'Distribution', port, host: `127.0.0.1:${port}`, credentials: undefined, pid: 0, authDescription: '' };
+  const client = new RegistryClient(target);
+  try {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const hash = createHash('sha256');
+      let received = 0;
+      const started = performance.now();
+      const reply = await client.raw('GET', `/bytes/${bytes}`, {
+        onData: (chunk) => {
+          received += chunk.length;
+          hash.update(chunk);
+        },
+      });
+      hash.digest();
+      if (reply.status !== 200 || received !== bytes) throw new Error(`trivial server download: status ${reply.status}, ${received} of ${bytes} bytes`);
+      runs.push(bytes / MIB / ((performance.now() - started) / 1000));
+    }
+    return median(runs);
+  } finally {
+    client.close();
+  }
+}
+
 export async function measureLimits(
   workDir: string,
   sizes: { hash: number; disk: number; http: number; clients: number; seconds: number },
@@ -121,12 +170,13 @@ export async function measureLimits(
   const server = await startTrivialServer(workDir, cleanup);
   try {
     const loopbackHttpMiBps = await measureUpload(server.port, sizes.http);
+    const verifiedDownloadMiBps = await measureVerifiedDownload(server.port, sizes.http);
     // The same load generator as the registry load tests, against a server doing nothing.
     const target: Target = { label: 'Distribution', port: server.port, host: `127.0.0.1:${server.port}`, credentials: undefined, pid: 0, authDescription: '' };
     const client = new RegistryClient(target);
     try {
       const load = await runLoad(client, 'GET', '/', undefined, { clients: sizes.clients, seconds: sizes.seconds });
-      return { sha256MiBps, diskWriteMiBps, loopbackHttpMiBps, loopbackRequestsPerSecond: load.requestsPerSecond };
+      return { sha256MiBps, diskWriteMiBps, loopbackHttpMiBps, verifiedDownloadMiBps, loopbackRequestsPerSecond: load.requestsPerSecond };
     } finally {
       client.close();
     }

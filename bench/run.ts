@@ -120,7 +120,7 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
       );
       log(
         `  sha256 ${limits.sha256MiBps.toFixed(0)} MiB/s, disk ${limits.diskWriteMiBps.toFixed(0)} MiB/s, ` +
-          `loopback HTTP ${limits.loopbackHttpMiBps.toFixed(0)} MiB/s, trivial server ${limits.loopbackRequestsPerSecond.toFixed(0)} req/s`,
+          `loopback HTTP ${limits.loopbackHttpMiBps.toFixed(0)} MiB/s, verified download ${limits.verifiedDownloadMiBps.toFixed(0)} MiB/s, trivial server ${limits.loopbackRequestsPerSecond.toFixed(0)} req/s`,
       );
     }
 
