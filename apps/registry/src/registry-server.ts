@@ -257,6 +257,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       });
+      await rateLimiter?.close(); // its last counts reach Redis before the connection goes
       if (ownsRedis && redis) redis.disconnect();
       await reads.close();
       await uploadSessions.$disconnect();
