@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * The storage layout, in one place. Storage holds only bytes; PostgreSQL maps
@@ -43,6 +43,18 @@ export interface BlobStore {
    * last byte fails with StorageError('InvalidOffset').
    */
   read(key: string, range?: { start: number; end: number }): Promise<Readable>;
+
+  /**
+   * Writes the object, or an inclusive byte range of it (clamped as in read),
+   * into `out` without ending it, through a couple of buffers reused for the
+   * whole copy: no allocation per chunk, so a large download creates no
+   * garbage for the collector (drivers that can; callers fall back to read).
+   * `ready` runs once the object is open, before the first byte is written
+   * (the place to send headers); NotFound/InvalidOffset fail before it runs.
+   * `onBytes` counts bytes as they are handed to `out`. Rejects when `out`
+   * fails or closes early.
+   */
+  copyTo?(key: string, range: { start: number; end: number } | undefined, out: Writable, ready: () => void, onBytes?: (bytes: number) => void): Promise<void>;
 
   /** Deletes the object (and any staged data); deleting a missing object is not an error. */
   delete(key: string): Promise<void>;

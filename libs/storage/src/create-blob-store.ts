@@ -55,9 +55,18 @@ export function isValidBlobPrefix(prefix: string): boolean {
 export class ValidatingBlobStore implements BlobStore {
   readonly driverName: string;
   readonly signedReadUrl?: (key: string, ttlSeconds: number) => Promise<string | undefined>;
+  readonly copyTo?: BlobStore['copyTo'];
 
   constructor(private readonly inner: BlobStore) {
     this.driverName = inner.driverName;
+    const copy = inner.copyTo?.bind(inner);
+    if (copy) {
+      this.copyTo = (key, range, out, ready, onBytes) =>
+        this.guard('read', key, () => {
+          this.checkRead(key, range);
+          return copy(key, range, out, ready, onBytes);
+        });
+    }
     const sign = inner.signedReadUrl?.bind(inner);
     if (sign) {
       this.signedReadUrl = (key, ttlSeconds) =>
@@ -97,12 +106,16 @@ export class ValidatingBlobStore implements BlobStore {
 
   read(key: string, range?: { start: number; end: number }): Promise<Readable> {
     return this.guard('read', key, () => {
-      this.checkKey(key);
-      if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
-        throw this.invalidOffset(`invalid range ${range.start}-${range.end}`);
-      }
+      this.checkRead(key, range);
       return this.inner.read(key, range);
     });
+  }
+
+  private checkRead(key: string, range: { start: number; end: number } | undefined): void {
+    this.checkKey(key);
+    if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      throw this.invalidOffset(`invalid range ${range.start}-${range.end}`);
+    }
   }
 
   delete(key: string): Promise<void> {

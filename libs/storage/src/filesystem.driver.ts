@@ -98,6 +98,63 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const { handle, start, end } = await this.openRange(key, range);
+    try {
+      return handle.createReadStream({
+        // A small blob (a config, a manifest's layer list) gets a buffer its size, not 1 MiB.
+        highWaterMark: Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1)),
+        ...(range && { start, end }),
+      });
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async copyTo(
+    key: string,
+    range: { start: number; end: number } | undefined,
+    out: Writable,
+    ready: () => void,
+    onBytes?: (bytes: number) => void,
+  ): Promise<void> {
+    const { handle, start, end } = await this.openRange(key, range);
+    // A destination that closes early (the client went away) ends the copy.
+    let onClose!: () => void;
+    const closed = new Promise<never>((_, reject) => {
+      onClose = () => reject(new Error('the destination closed before the copy finished'));
+      out.once('close', onClose);
+    });
+    closed.catch(() => undefined);
+    const write = (chunk: Buffer) =>
+      Promise.race([new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve()))), closed]);
+    try {
+      if (out.destroyed) throw new Error('the destination closed before the copy started');
+      ready();
+      const chunk = Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1));
+      // Two buffers: one is read into while the other is being written. A
+      // buffer is read into again only after its write has completed.
+      const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
+      let writing: Promise<void> | undefined;
+      for (let position = start, turn = 0; position <= end; turn ^= 1) {
+        const buffer = buffers[turn]!;
+        const { bytesRead } = await handle.read(buffer, 0, Math.min(chunk, end - position + 1), position);
+        if (bytesRead === 0) throw new StorageError('NotFound', `${key} ended at ${position}, before byte ${end}`, DRIVER);
+        await writing;
+        writing = write(buffer.subarray(0, bytesRead));
+        writing.catch(() => undefined); // awaited above or below; never an unhandled rejection if the loop throws first
+        onBytes?.(bytesRead);
+        position += bytesRead;
+      }
+      await writing;
+    } finally {
+      out.off('close', onClose);
+      await handle.close();
+    }
+  }
+
+  /** Opens a key for reading and resolves a range against its size (the open handle stays valid if the file is deleted meanwhile). */
+  private async openRange(key: string, range: { start: number; end: number } | undefined): Promise<{ handle: FileHandle; start: number; end: number }> {
     let handle: FileHandle;
     try {
       handle = await open(this.file(key), 'r');
@@ -105,19 +162,12 @@ export class FilesystemBlobStore implements BlobStore {
       if (isCode(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw new StorageError('NotFound', `${key} not found`, DRIVER, { cause: err });
       throw err;
     }
-    // The open handle keeps reading consistent even if the file is deleted meanwhile.
     try {
       const { size } = await handle.stat();
       if (range && range.start >= size) {
         throw new StorageError('InvalidOffset', `range start ${range.start} is past the end of ${key} (${size} bytes)`, DRIVER);
       }
-      const start = range?.start ?? 0;
-      const end = range ? Math.min(range.end, size - 1) : size - 1;
-      return handle.createReadStream({
-        // A small blob (a config, a manifest's layer list) gets a buffer its size, not 1 MiB.
-        highWaterMark: Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1)),
-        ...(range && { start, end }),
-      });
+      return { handle, start: range?.start ?? 0, end: range ? Math.min(range.end, size - 1) : size - 1 };
     } catch (err) {
       await handle.close();
       throw err;

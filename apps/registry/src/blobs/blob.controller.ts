@@ -90,34 +90,43 @@ export class BlobController {
         return;
       }
     }
-    let stream;
-    try {
-      stream = await this.store.read(blob.storageKey, range);
-    } catch (error) {
-      if (error instanceof StorageError && error.code === 'NotFound') {
-        ctx.log.error({ reqId: ctx.requestId, digest, key: blob.storageKey }, 'blob metadata exists but its bytes are missing');
-        throw new OciError('BLOB_UNKNOWN', { detail: { digest } });
-      }
-      throw error;
-    }
     const length = range ? range.end - range.start + 1 : blob.size;
-    ctx.res.writeHead(range ? 206 : 200, {
-      ...headers,
-      'Content-Length': length,
-      ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}` } : {}),
-    });
+    const sendHeaders = () =>
+      ctx.res.writeHead(range ? 206 : 200, {
+        ...headers,
+        'Content-Length': length,
+        ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}` } : {}),
+      });
     // Bytes are counted as they leave storage, so a client that hangs up
     // right after reading (before 'finish') is still counted.
     let sent = 0;
-    stream.on('data', (chunk: Buffer) => {
-      sent += chunk.length;
-    });
+    const count = (bytes: number) => {
+      sent += bytes;
+    };
     try {
-      await pipeline(stream, ctx.res);
+      if (this.store.copyTo) {
+        // Reused buffers: a large download allocates nothing per chunk.
+        await this.store.copyTo(blob.storageKey, range, ctx.res, sendHeaders, count);
+        ctx.res.end();
+      } else {
+        const stream = await this.store.read(blob.storageKey, range);
+        sendHeaders();
+        stream.on('data', (chunk: Buffer) => count(chunk.length));
+        await pipeline(stream, ctx.res).catch((error: unknown) => {
+          stream.destroy();
+          throw error;
+        });
+      }
     } catch (error) {
+      if (!ctx.res.headersSent) {
+        if (error instanceof StorageError && error.code === 'NotFound') {
+          ctx.log.error({ reqId: ctx.requestId, digest, key: blob.storageKey }, 'blob metadata exists but its bytes are missing');
+          throw new OciError('BLOB_UNKNOWN', { detail: { digest } });
+        }
+        throw error;
+      }
       // The client went away, or storage failed mid-stream: the status is already sent.
       ctx.log.debug({ reqId: ctx.requestId, err: error }, 'blob download interrupted');
-      stream.destroy();
       ctx.res.destroy();
     } finally {
       this.metrics.bytesPulled.inc(sent);

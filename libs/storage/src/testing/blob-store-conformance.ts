@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { blobKey, StorageError, type BlobStore, type StorageErrorCode, type UploadParts } from '../blob-store';
 
 export interface ConformanceContext {
@@ -64,6 +64,46 @@ export function describeBlobStoreConformance(name: string, factory: () => Promis
       expectBytes(await readAll(await store.read(key, { start: last - 1, end: last + 100 })), whole.subarray(last - 1));
       await expectCode(store.read(key, { start: whole.length, end: whole.length + 5 }), 'InvalidOffset');
       await expectCode(store.read(key, { start: 5, end: 4 }), 'InvalidOffset');
+      await store.delete(key);
+    });
+
+    it('copies whole objects and ranges into a writable through reused buffers (drivers offering copyTo)', async () => {
+      if (!store.copyTo) return; // optional: callers fall back to read()
+      const copyTo = store.copyTo.bind(store);
+      const key = blobKey('reg-a', 'copy');
+      const whole = randomBytes(2 * MiB + 123); // more than two 1 MiB buffers: reuse is exercised
+      await store.completeUpload(key, await upload(key, whole));
+      /** A destination that acknowledges each write later, as a slow socket does, and keeps copies of what it got. */
+      const sink = () => {
+        const got: Buffer[] = [];
+        let readyCalls = 0;
+        const out = new Writable({
+          highWaterMark: 1,
+          write(chunk: Buffer, _encoding, callback) {
+            got.push(Buffer.from(chunk)); // a copy: the driver may reuse its buffer after the callback
+            setTimeout(callback, 1);
+          },
+        });
+        return { out, got, ready: () => void (readyCalls += 1), readyCalls: () => readyCalls };
+      };
+      const last = whole.length - 1;
+      for (const range of [undefined, { start: 0, end: 0 }, { start: 5, end: 1_500_000 }, { start: MiB - 1, end: last + 100 }]) {
+        const s = sink();
+        let counted = 0;
+        await copyTo(key, range, s.out, s.ready, (n) => (counted += n));
+        const expected = range ? whole.subarray(range.start, Math.min(range.end, last) + 1) : whole;
+        expectBytes(Buffer.concat(s.got), expected);
+        expect({ counted, ready: s.readyCalls(), ended: s.out.writableEnded }).toEqual({ counted: expected.length, ready: 1, ended: false });
+      }
+      // Failures come before `ready` (nothing written yet) ...
+      const missing = sink();
+      await expectCode(copyTo(blobKey('reg-a', 'no-such-copy'), undefined, missing.out, missing.ready), 'NotFound');
+      await expectCode(copyTo(key, { start: whole.length, end: whole.length }, missing.out, missing.ready), 'InvalidOffset');
+      expect(missing.readyCalls()).toBe(0);
+      // ... and a destination that goes away mid-copy ends it with an error.
+      const gone = sink();
+      const copying = copyTo(key, undefined, gone.out, () => setTimeout(() => gone.out.destroy(), 2));
+      await expect(copying).rejects.toThrow();
       await store.delete(key);
     });
 
