@@ -132,8 +132,10 @@ async function measureUpload(port: number, bytes: number): Promise<number> {
 /**
  * Downloads `bytes` from the trivial server with the bench's own client,
  * hashing every chunk as RegistryClient.pullVerified does (median of 3),
- * MiB/s: the most any registry can show in the pull workload here, since
- * receiving and hashing share the client's one thread.
+ * MiB/s: what a plain node:http server lets the pull workload reach here
+ * (receiving and hashing share the client's one thread, and the server's
+ * copies share the machine's cores with it). Context, not a ceiling: a server
+ * sending with sendfile(2) costs the client less CPU.
  */
 async function measureVerifiedDownload(port: number, bytes: number): Promise<number> {
   const target: Target = { label: 'Distribution', port, host: `127.0.0.1:${port}`, credentials: undefined, pid: 0, authDescription: '' };

@@ -108,7 +108,6 @@ export function tightestLimit(limits: MachineLimits, kind: LimitKind): { name: s
       : [
           { name: 'sha256', value: limits.sha256MiBps },
           { name: 'loopback HTTP', value: limits.loopbackHttpMiBps },
-          { name: 'verified download', value: limits.verifiedDownloadMiBps },
         ];
   return { ...candidates.reduce((a, b) => (b.value < a.value ? b : a)), unit: 'MiB/s' };
 }
@@ -276,14 +275,14 @@ export function markdownReport(rows: SummaryRow[], samples: Samples, context: Re
     out.push(`- Disk write + fsync (one file in the bench's temp dir): **${fmt(l.diskWriteMiBps, 0)} MiB/s**`);
     out.push(`- Loopback HTTP upload to a trivial node:http server (own process) that discards the body: **${fmt(l.loopbackHttpMiBps, 0)} MiB/s**`);
     out.push(
-      `- Verified download: the bench's client pulling from that trivial server (bytes from memory) while hashing them, as in the pull workload: **${fmt(l.verifiedDownloadMiBps, 0)} MiB/s** — the ceiling of the pull workload for any registry here`,
+      `- Verified download: the bench's client pulling from that trivial server (bytes from memory) while hashing them, as in the pull workload: **${fmt(l.verifiedDownloadMiBps, 0)} MiB/s** — context for the pull, not a ceiling: the client and the server share the cores, and a server that sends with sendfile(2) (Distribution) leaves the client more CPU than node:http can`,
     );
     out.push(
       `- Requests/s the bench's load generator gets from a trivial node:http server (own process, tiny JSON body, same client settings as the load tests): **${fmt(l.loopbackRequestsPerSecond, 0)} req/s**`,
     );
     out.push(
       '',
-      'Tightest limit for a push = min(sha256, disk, loopback upload); for a pull = min(sha256, loopback upload, verified download) (the client receives and hashes on one thread; the server reads from the page cache); for request rates = the trivial server.',
+      'Tightest limit for a push = min(sha256, disk, loopback upload); for a pull = min(sha256, loopback upload) (the client verifies the digest; the server reads from the page cache); for request rates = the trivial server.',
       '',
     );
     out.push('| Berth | Median | Tightest limit | Fraction of limit |', '| --- | ---: | --- | ---: |');
