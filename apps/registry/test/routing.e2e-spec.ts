@@ -131,7 +131,8 @@ describe('routing, naming and operational endpoints', () => {
     const failing = (error: Error): BlobStore =>
       new Proxy(real, {
         get(target, property, receiver) {
-          if (property === 'read') return async () => { throw error; };
+          // Both ways of reading bytes fail (the filesystem driver serves downloads through copyTo).
+          if (property === 'read' || property === 'copyTo') return async () => { throw error; };
           return Reflect.get(target, property, receiver);
         },
       });
