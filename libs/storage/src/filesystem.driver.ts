@@ -101,8 +101,7 @@ export class FilesystemBlobStore implements BlobStore {
     const { handle, start, end } = await this.openRange(key, range);
     try {
       return handle.createReadStream({
-        // A small blob (a config, a manifest's layer list) gets a buffer its size, not 1 MiB.
-        highWaterMark: Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1)),
+        highWaterMark: readChunkSize(start, end),
         ...(range && { start, end }),
       });
     } catch (err) {
@@ -131,7 +130,7 @@ export class FilesystemBlobStore implements BlobStore {
     try {
       if (out.destroyed) throw new Error('the destination closed before the copy started');
       ready();
-      const chunk = Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1));
+      const chunk = readChunkSize(start, end);
       // Two buffers: one is read into while the other is being written. A
       // buffer is read into again only after its write has completed.
       const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
@@ -232,16 +231,22 @@ export class FilesystemBlobStore implements BlobStore {
   }
 }
 
+/** Read buffer size for [start, end]: a small blob (a config, say) gets a buffer its size, not 1 MiB. */
+function readChunkSize(start: number, end: number): number {
+  return Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1));
+}
+
 /**
  * Starts writing a file's dirty pages to disk without waiting for it (on a
  * handle of its own, so the request that wrote them need not wait either).
  * At most one such flush runs per file; its failure is ignored, since the
  * fsync of completeUpload decides durability.
  */
-const backgroundSyncs = new Map<string, Promise<void>>();
+const backgroundSyncs = new Set<string>();
 function startBackgroundSync(file: string): void {
   if (backgroundSyncs.has(file)) return;
-  const flush = (async () => {
+  backgroundSyncs.add(file);
+  void (async () => {
     const handle = await open(file, 'r');
     try {
       await handle.datasync();
@@ -251,7 +256,6 @@ function startBackgroundSync(file: string): void {
   })()
     .catch(() => undefined)
     .finally(() => backgroundSyncs.delete(file));
-  backgroundSyncs.set(file, flush);
 }
 
 /**
