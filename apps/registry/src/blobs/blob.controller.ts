@@ -112,10 +112,7 @@ export class BlobController {
         const stream = await this.store.read(blob.storageKey, range);
         sendHeaders();
         stream.on('data', (chunk: Buffer) => count(chunk.length));
-        await pipeline(stream, ctx.res).catch((error: unknown) => {
-          stream.destroy();
-          throw error;
-        });
+        await pipeline(stream, ctx.res); // destroys both streams when either fails
       }
     } catch (error) {
       if (!ctx.res.headersSent) {
