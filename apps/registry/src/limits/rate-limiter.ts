@@ -333,20 +333,21 @@ export class RedisRateLimiter implements RateLimiter {
    */
   private startWindow(window: number): void {
     this.window = window;
-    for (const [key, entry] of this.entries) {
-      if (entry.window === window) continue;
-      this.entries.delete(key);
-      if (!entry.flight && entry.pending > 0) this.report(entry);
+    for (const entry of this.entries.values()) {
+      if (entry.window !== window) this.forget(entry);
     }
+  }
+
+  /** Stops tracking a key; what it holds unreported is sent once (the answer's handler sees it is no longer tracked). */
+  private forget(entry: Entry): void {
+    this.entries.delete(entry.key);
+    if (!entry.flight && entry.pending > 0) this.report(entry);
   }
 
   private track(key: string, window: number): Entry {
     if (this.entries.size >= MAX_KEYS) {
       const oldest = this.entries.values().next();
-      if (!oldest.done) {
-        this.entries.delete(oldest.value.key);
-        if (!oldest.value.flight && oldest.value.pending > 0) this.report(oldest.value);
-      }
+      if (!oldest.done) this.forget(oldest.value);
     }
     const entry: Entry = { key, window, known: undefined, pending: 0, inFlight: 0, flight: undefined, threshold: 1, waiters: [] };
     this.entries.set(key, entry);
