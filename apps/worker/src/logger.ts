@@ -1,5 +1,5 @@
-import pino, { type DestinationStream, type Logger } from 'pino';
-import type { BerthConfig } from '@berth/config';
+import type { DestinationStream, Logger } from 'pino';
+import { createAppLogger, type BerthConfig } from '@berth/config';
 
 export type { Logger } from 'pino';
 
@@ -8,16 +8,10 @@ export type { Logger } from 'pino';
  * the redaction is a second line of defence.
  */
 export function createLogger(config: BerthConfig, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level: config.logLevel,
-      base: { app: 'worker' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: {
-        paths: ['authorization', '*.authorization', 'headers', '*.headers', 'secret', '*.secret', 'serviceUri', '*.serviceUri'],
-        censor: '[redacted]',
-      },
-    },
+  return createAppLogger(
+    config,
+    'worker',
+    ['authorization', '*.authorization', 'headers', '*.headers', 'secret', '*.secret', 'serviceUri', '*.serviceUri'],
     destination,
   );
 }

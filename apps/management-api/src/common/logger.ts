@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
-import pino, { DestinationStream, Logger } from 'pino';
-import type { BerthConfig } from '@berth/config';
+import type { DestinationStream, Logger } from 'pino';
+import { createAppLogger, type BerthConfig } from '@berth/config';
 
 export type { Logger } from 'pino';
 
@@ -10,16 +10,10 @@ export type { Logger } from 'pino';
  * second line of defence: the code never logs request headers or bodies.
  */
 export function createLogger(config: BerthConfig, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level: config.logLevel,
-      base: { app: 'management-api' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: {
-        paths: ['authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'key', 'secret', 'password'],
-        censor: '[redacted]',
-      },
-    },
+  return createAppLogger(
+    config,
+    'management-api',
+    ['authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'key', 'secret', 'password'],
     destination,
   );
 }

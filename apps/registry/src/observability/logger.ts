@@ -1,5 +1,5 @@
-import pino, { type DestinationStream, type Logger } from 'pino';
-import type { BerthConfig } from '@berth/config';
+import type { DestinationStream, Logger } from 'pino';
+import { createAppLogger, type BerthConfig } from '@berth/config';
 
 export type { Logger } from 'pino';
 
@@ -10,16 +10,10 @@ export type { Logger } from 'pino';
  * are never logged; redaction is a second line of defence.
  */
 export function createLogger(config: BerthConfig, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level: config.logLevel,
-      base: { app: 'registry' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: {
-        paths: ['authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'password', 'token', 'secret'],
-        censor: '[redacted]',
-      },
-    },
+  return createAppLogger(
+    config,
+    'registry',
+    ['authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'password', 'token', 'secret'],
     destination,
   );
 }
