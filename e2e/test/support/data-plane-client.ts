@@ -1,13 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as http from 'node:http';
+import { sendHttpRequest, type TestResponse } from '@berth/testing';
 
-export interface DataPlaneResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-  header(name: string): string | undefined;
-  json<T = any>(): T;
-}
+export type DataPlaneResponse = TestResponse;
 
 export interface DataPlaneRequest {
   headers?: Record<string, string>;
@@ -30,29 +24,7 @@ export class DataPlaneClient {
   request(method: string, path: string, options: DataPlaneRequest = {}): Promise<DataPlaneResponse> {
     const headers: Record<string, string | number> = { host: this.host, ...options.headers };
     if (this.bearer && headers.authorization === undefined) headers.authorization = `Bearer ${this.bearer}`;
-    if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
-    return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: this.port, method, path, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body,
-            header: (name) => {
-              const value = res.headers[name.toLowerCase()];
-              return Array.isArray(value) ? value.join(', ') : value;
-            },
-            json: () => JSON.parse(body.toString('utf8')),
-          });
-        });
-      });
-      req.on('error', reject);
-      req.end(options.body);
-    });
+    return sendHttpRequest(this.port, method, path, headers, options.body);
   }
 
   /**

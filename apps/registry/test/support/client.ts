@@ -1,14 +1,7 @@
-import * as http from 'node:http';
 import type { Readable } from 'node:stream';
+import { sendHttpRequest, type TestResponse } from '@berth/testing';
 
-export interface TestResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-  header(name: string): string | undefined;
-  text(): string;
-  json<T = any>(): T;
-}
+export type { TestResponse } from '@berth/testing';
 
 export type Auth = { bearer: string } | { basic: [string, string] } | undefined;
 
@@ -21,11 +14,7 @@ export interface RequestOptions {
   host?: string;
 }
 
-/**
- * A small HTTP client for the tests, over node:http rather than fetch: fetch
- * cannot set the Host header (which selects the registry) and normalises
- * paths such as `/v2/../x`, which the tests must send verbatim.
- */
+/** A small HTTP client for the tests, with the registry's Host header and an optional default credential (see sendHttpRequest). */
 export class RegistryClient {
   constructor(
     readonly port: number,
@@ -43,35 +32,7 @@ export class RegistryClient {
     const auth = options.auth === undefined ? this.defaultAuth : (options.auth ?? undefined);
     if (auth && 'bearer' in auth) headers.authorization = `Bearer ${auth.bearer}`;
     if (auth && 'basic' in auth) headers.authorization = `Basic ${Buffer.from(`${auth.basic[0]}:${auth.basic[1]}`).toString('base64')}`;
-    const body = options.body;
-    if ((typeof body === 'string' || Buffer.isBuffer(body)) && headers['content-length'] === undefined) {
-      headers['content-length'] = Buffer.byteLength(body);
-    }
-    return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: this.port, method, path, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const bodyBuffer = Buffer.concat(chunks);
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: bodyBuffer,
-            header: (name) => {
-              const value = res.headers[name.toLowerCase()];
-              return Array.isArray(value) ? value.join(', ') : value;
-            },
-            text: () => bodyBuffer.toString('utf8'),
-            json: () => JSON.parse(bodyBuffer.toString('utf8')),
-          });
-        });
-      });
-      req.on('error', reject);
-      if (body === undefined) req.end();
-      else if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
-      else body.pipe(req);
-    });
+    return sendHttpRequest(this.port, method, path, headers, options.body);
   }
 
   get(path: string, options?: RequestOptions) {
