@@ -7,10 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import IORedis from 'ioredis';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfig, type BerthConfig } from '@berth/config';
-import { createTestDatabase, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, deleteRedisKeys, type TestDatabase } from '@berth/testing';
 import { createManagementApp } from '../../../apps/management-api/src/app.factory';
 import { createRegistryServer, type RegistryServer } from '../../../apps/registry/src/registry-server';
 import { createWorker, type BerthWorker } from '../../../apps/worker/src/worker';
@@ -52,8 +51,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     await Promise.allSettled([worker?.stop(), registry?.close(), management?.close()]);
     await database.drop();
     await rm(storagePath, { recursive: true, force: true });
-    await deleteRedisKeys(`${queuePrefix}:*`);
-    await deleteRedisKeys(`${redisKeyPrefix}*`);
+    await deleteRedisKeys(REDIS_URL, `${queuePrefix}:*`);
+    await deleteRedisKeys(REDIS_URL, `${redisKeyPrefix}*`);
   };
 
   try {
@@ -119,27 +118,4 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   }
 }
 
-/** Removes this file's keys from the shared Redis. */
-async function deleteRedisKeys(pattern: string): Promise<void> {
-  const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
-export async function waitFor<T>(probe: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitFor } from '@berth/testing';

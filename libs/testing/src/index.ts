@@ -1,2 +1,3 @@
 export * from './database';
 export * from './http';
+export * from './redis-and-waiting';

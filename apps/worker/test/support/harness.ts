@@ -6,11 +6,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import IORedis from 'ioredis';
 import { loadConfig, type BerthConfig } from '@berth/config';
 import { createDb, type Db } from '@berth/db';
 import { createBlobStore, type BlobStore } from '@berth/storage';
-import { createTestDatabase, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, deleteRedisKeys, type TestDatabase } from '@berth/testing';
 import { createWorker, type BerthWorker } from '../../src/worker';
 import type { WorkerOverrides } from '../../src/worker-options';
 
@@ -83,35 +82,12 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
       await db.$disconnect();
       await database.drop();
       await rm(storagePath, { recursive: true, force: true });
-      await deleteRedisKeys(SHARED_REDIS_URL, prefix);
+      await deleteRedisKeys(SHARED_REDIS_URL, `${prefix}:*`);
     },
   };
 }
 
-/** Removes a test's BullMQ keys from a shared Redis. */
-export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
-export async function waitFor<T>(probe: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitFor } from '@berth/testing';
 
 export interface ReceivedRequest {
   method: string;
