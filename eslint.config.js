@@ -55,4 +55,22 @@ module.exports = tseslint.config(
     files: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
+  {
+    // A library's own specs may use the shared test helpers (test databases,
+    // HTTP and Redis helpers); its code may not.
+    files: ['libs/*/src/**/*.spec.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          ...moduleBoundaries,
+          depConstraints: moduleBoundaries.depConstraints.map((constraint) =>
+            constraint.sourceTag === 'scope:testing'
+              ? constraint
+              : { ...constraint, onlyDependOnLibsWithTags: [...constraint.onlyDependOnLibsWithTags, 'scope:testing'] },
+          ),
+        },
+      ],
+    },
+  },
 );

@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import Redis from 'ioredis';
 import { SecretBox, SecretHasher, TokenService } from '@berth/auth';
 import { requireDatabaseUrl, type BerthConfig } from '@berth/config';
-import { createDb, type Db } from '@berth/db';
+import { SqlPool } from '@berth/db';
 import { isValidRepositoryName, OciError } from '@berth/oci';
 import { createBlobStore, StorageError, type BlobStore } from '@berth/storage';
 import { AcrController } from './acr/acr.controller';
@@ -17,7 +17,6 @@ import { RequestAuthenticator } from './auth/request-authenticator';
 import { TokenController } from './auth/token.controller';
 import { BlobController } from './blobs/blob.controller';
 import { BlobRepository } from './blobs/blob.repository';
-import { ReadPool } from './data/read-pool';
 import { ByteBudget } from './http/byte-budget';
 import { TrustedProxies } from './http/forwarded';
 import { RequestContext } from './http/request-context';
@@ -43,7 +42,6 @@ import { UploadService } from './uploads/upload.service';
 
 /** Collaborators a caller (tests, the all-in-one launcher) may supply; anything omitted is built from the config. */
 export interface RegistryServerDeps {
-  db?: Db;
   blobStore?: BlobStore;
   /** A Redis client for rate limiting; `null` disables rate limiting. */
   redis?: Redis | null;
@@ -61,9 +59,8 @@ export interface RegistryServerDeps {
 /** Everything route modules need; later modules (e.g. /acr/v1) receive the same. */
 export interface RegistryAppContext {
   config: BerthConfig;
-  db: Db;
-  /** Prepared-statement pool for hot-path reads. */
-  reads: ReadPool;
+  /** The data plane's database pool (plain SQL, prepared statements). */
+  db: SqlPool;
   store: BlobStore;
   log: Logger;
   metrics: RegistryMetrics;
@@ -99,11 +96,14 @@ const UPLOAD_SESSION_CONNECTIONS = 32;
 export async function createRegistryServer(config: BerthConfig, deps: RegistryServerDeps = {}): Promise<RegistryServer> {
   const log = deps.logger ?? createLogger(config);
   const trustedProxies = new TrustedProxies(config.trustedProxies);
-  const ownsDb = !deps.db;
-  const db = deps.db ?? createDb(requireDatabaseUrl(config), { maxConnections: 20 });
-  const reads = new ReadPool(requireDatabaseUrl(config));
+  const databaseUrl = requireDatabaseUrl(config);
+  const db = new SqlPool(databaseUrl, { maxConnections: 20, connectionTimeoutMs: 10_000, applicationName: 'berth-registry' });
   // Upload requests hold a transaction while their bytes stream (see UploadRepository): their own pool.
-  const uploadSessions = createDb(requireDatabaseUrl(config), { maxConnections: UPLOAD_SESSION_CONNECTIONS });
+  const uploadSessions = new SqlPool(databaseUrl, {
+    maxConnections: UPLOAD_SESSION_CONNECTIONS,
+    connectionTimeoutMs: 30_000,
+    applicationName: 'berth-registry-uploads',
+  });
   const store = deps.blobStore ?? (await createBlobStore(config.storage));
   const ownsRedis = deps.redis === undefined;
   const redis =
@@ -119,7 +119,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   const resolver = new RegistryResolver(registries, config.domain, deps.registryCacheTtlMs ?? 5000);
   const identities = new IdentityService(new IdentityRepository(db), new SecretBox(config.secretKey), new SecretHasher(config.secretKey), tokens);
   const authenticator = new RequestAuthenticator(tokens, identities);
-  const blobs = new BlobRepository(db, reads);
+  const blobs = new BlobRepository(db);
   const hashes = new UploadHashCache();
   const sweeper = setInterval(() => hashes.sweep(), 5 * 60 * 1000);
   sweeper.unref();
@@ -133,7 +133,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     metrics,
     log,
   );
-  const manifests = new ManifestService(new ManifestRepository(db, reads), blobs, store, log);
+  const manifests = new ManifestService(new ManifestRepository(db), blobs, store, log);
 
   const router = new Router();
   router.add(/^\/v2\/?$/, {
@@ -150,7 +150,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   new ManifestController(manifests, new ByteBudget(deps.manifestParseBudgetBytes ?? MANIFEST_PARSE_BUDGET_BYTES)).register(router);
   new AcrController(new AcrService(new AcrRepository(db), listing, manifests)).register(router);
 
-  const app: RegistryAppContext = { config, db, reads, store, log, metrics, router, resolver };
+  const app: RegistryAppContext = { config, db, store, log, metrics, router, resolver };
 
   async function dispatch(ctx: RequestContext): Promise<void> {
     if (ctx.path === '/healthz') {
@@ -259,9 +259,8 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
       });
       await rateLimiter?.close(); // its last counts reach Redis before the connection goes
       if (ownsRedis && redis) redis.disconnect();
-      await reads.close();
-      await uploadSessions.$disconnect();
-      if (ownsDb) await db.$disconnect();
+      await uploadSessions.close();
+      await db.close();
     })());
 
   return { server, app, close };

@@ -345,7 +345,7 @@ describe('GC safety and registry deletion (data plane side)', () => {
 
     beforeAll(async () => {
       // A second server on the same database whose Host → registry cache outlives the test.
-      cached = await createRegistryServer(h.config, { db: h.db, redis: null, registryCacheTtlMs: 600_000 });
+      cached = await createRegistryServer(h.config, { redis: null, registryCacheTtlMs: 600_000 });
       await new Promise<void>((resolve) => cached.server.listen(0, '127.0.0.1', resolve));
       dying = await seedRegistry(h.db, h.config, { name: 'dying' });
       d = new RegistryClient((cached.server.address() as AddressInfo).port, `dying.${TEST_DOMAIN}`, { basic: dying.admin });

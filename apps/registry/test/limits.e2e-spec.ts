@@ -146,7 +146,7 @@ describe('SKU limits', () => {
       await h.db.sku.update({ where: { name: 'Basic' }, data: { readOpsPerMinute: 1 } });
       const deadRedis = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 100, disconnectTimeout: 10 });
       deadRedis.on('error', () => undefined);
-      const server = await createRegistryServer(h.config, { db: h.db, redis: deadRedis });
+      const server = await createRegistryServer(h.config, { redis: deadRedis });
       await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
       try {
         const reg = await seedRegistry(h.db, h.config, { name: 'noredisreg', sku: 'Basic' });

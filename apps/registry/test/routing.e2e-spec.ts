@@ -142,7 +142,7 @@ describe('routing, naming and operational endpoints', () => {
       [failing(new Error('boom')), 500, 'UNKNOWN'],
       [failing(new StorageError('Unavailable', 'down', 'filesystem')), 503, 'UNAVAILABLE'],
     ] as const) {
-      const server = await createRegistryServer(h.config, { db: h.db, redis: null, blobStore: store });
+      const server = await createRegistryServer(h.config, { redis: null, blobStore: store });
       await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
       try {
         const client = new RegistryClient((server.server.address() as AddressInfo).port, `routereg.${TEST_DOMAIN}`, { basic: reg.admin });

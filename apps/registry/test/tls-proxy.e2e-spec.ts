@@ -156,7 +156,7 @@ describe('TLS and proxies', () => {
     const forwarded = { 'x-forwarded-host': `proxreg.${TEST_DOMAIN}`, 'x-forwarded-proto': 'https' };
 
     beforeAll(async () => {
-      proxied = await createRegistryServer({ ...h.config, trustedProxies: ['10.0.0.0/8', '127.0.0.1'] }, { db: h.db, redis: null, registryCacheTtlMs: 0 });
+      proxied = await createRegistryServer({ ...h.config, trustedProxies: ['10.0.0.0/8', '127.0.0.1'] }, { redis: null, registryCacheTtlMs: 0 });
       await new Promise<void>((resolve) => proxied.server.listen(0, '127.0.0.1', resolve));
       reg = await seedRegistry(h.db, h.config, { name: 'proxreg' });
       // What the proxy sends upstream: its own Host, the client's in X-Forwarded-Host.
@@ -224,7 +224,7 @@ describe('TLS and proxies', () => {
     });
 
     it('refuses to start with a BERTH_TRUSTED_PROXIES entry that is not an address or range', async () => {
-      await expect(createRegistryServer({ ...h.config, trustedProxies: ['proxy.internal'] }, { db: h.db, redis: null })).rejects.toThrow(/BERTH_TRUSTED_PROXIES/);
+      await expect(createRegistryServer({ ...h.config, trustedProxies: ['proxy.internal'] }, { redis: null })).rejects.toThrow(/BERTH_TRUSTED_PROXIES/);
     });
   });
 });

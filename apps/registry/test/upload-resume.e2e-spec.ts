@@ -99,7 +99,7 @@ describe('chunked uploads across restarts and replicas', () => {
   });
 
   it('lets consecutive chunks hit different replicas', async () => {
-    const replica: RegistryServer = await createRegistryServer(h.config, { db: h.db, redis: h.redis, redisKeyPrefix: h.redisKeyPrefix });
+    const replica: RegistryServer = await createRegistryServer(h.config, { redis: h.redis, redisKeyPrefix: h.redisKeyPrefix });
     await new Promise<void>((resolve) => replica.server.listen(0, '127.0.0.1', resolve));
     try {
       const a = client();

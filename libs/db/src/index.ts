@@ -1,3 +1,4 @@
 export * from './client';
 export * from './outbox';
 export * from './locks';
+export * from './sql';

@@ -1,4 +1,4 @@
-import { digestLockKey, Prisma, writeOutboxEvent, type Db, type Tx } from '@berth/db';
+import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlFragment, type SqlPool } from '@berth/db';
 import type { RepositoryDeletePayload } from '@berth/events';
 import { TX_OPTIONS } from '../data/transactions';
 import type { AttributeChanges, ChangeableAttributes } from './acr.dto';
@@ -83,12 +83,10 @@ function attributesOf(row: FlagColumns): ChangeableAttributes {
  * by (updatedAt, name). Every query is scoped by the registry id.
  */
 export class AcrRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlPool) {}
 
   async findRepository(registryId: string, name: string): Promise<RepositoryRecord | undefined> {
-    const rows = await this.db.$queryRaw<
-      Array<FlagColumns & { name: string; createdAt: Date; lastUpdatedAt: Date; manifestCount: bigint; tagCount: bigint }>
-    >`
+    const rows = await this.db.rows<FlagColumns & { name: string; createdAt: Date; lastUpdatedAt: Date; manifestCount: bigint; tagCount: bigint }>(sql`
       SELECT r."name", r."createdAt", r."deleteEnabled", r."writeEnabled", r."readEnabled", r."listEnabled",
              GREATEST(r."updatedAt",
                       (SELECT max(m."updatedAt") FROM "Manifest" m WHERE m."repositoryId" = r."id"),
@@ -96,7 +94,7 @@ export class AcrRepository {
              (SELECT count(*) FROM "Manifest" m WHERE m."repositoryId" = r."id") AS "manifestCount",
              (SELECT count(*) FROM "Tag" t WHERE t."repositoryId" = r."id") AS "tagCount"
       FROM "Repository" r
-      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${name}`;
+      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${name}`);
     const row = rows[0];
     if (!row) return undefined;
     return {
@@ -115,74 +113,74 @@ export class AcrRepository {
    * moves), which the time-ordered listings follow.
    */
   async updateRepositoryAttributes(registryId: string, name: string, changes: AttributeChanges): Promise<boolean> {
-    const updated = await this.db.$executeRaw`
+    const updated = await this.db.execute(sql`
       UPDATE "Repository" SET ${assignments(changes)}
-      WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`;
+      WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
     return updated > 0;
   }
 
   /** Listed tags (listEnabled) of the repository, optionally only those naming `digest`. */
   async listTags(registryId: string, repositoryId: string, page: PageRequest, digest: string | undefined): Promise<TagRecord[]> {
-    const keyset = page.last === '' ? Prisma.empty : tagKeyset(repositoryId, page);
-    const rows = await this.db.$queryRaw<Array<RawTag>>`
+    const keyset = page.last === '' ? sql.empty : tagKeyset(repositoryId, page);
+    const rows = await this.db.rows<RawTag>(sql`
       SELECT t."name", m."digest", t."createdAt", t."updatedAt", t."deleteEnabled", t."writeEnabled", t."readEnabled", t."listEnabled"
       FROM "Tag" t
       JOIN "Repository" r ON r."id" = t."repositoryId"
       JOIN "Manifest" m ON m."id" = t."manifestId"
       WHERE t."repositoryId" = ${repositoryId}::uuid AND r."registryId" = ${registryId}::uuid AND t."listEnabled"
-        ${digest === undefined ? Prisma.empty : Prisma.sql`AND m."digest" = ${digest}`}
+        ${digest === undefined ? sql.empty : sql`AND m."digest" = ${digest}`}
         ${keyset}
       ORDER BY ${orderBy(page.order, 't."name"')}
-      LIMIT ${page.limit}`;
+      LIMIT ${page.limit}`);
     return rows.map(toTag);
   }
 
   async findTag(registryId: string, repositoryId: string, tag: string): Promise<TagRecord | undefined> {
-    const rows = await this.db.$queryRaw<Array<RawTag>>`
+    const rows = await this.db.rows<RawTag>(sql`
       SELECT t."name", m."digest", t."createdAt", t."updatedAt", t."deleteEnabled", t."writeEnabled", t."readEnabled", t."listEnabled"
       FROM "Tag" t
       JOIN "Repository" r ON r."id" = t."repositoryId"
       JOIN "Manifest" m ON m."id" = t."manifestId"
-      WHERE t."repositoryId" = ${repositoryId}::uuid AND r."registryId" = ${registryId}::uuid AND t."name" = ${tag}`;
+      WHERE t."repositoryId" = ${repositoryId}::uuid AND r."registryId" = ${registryId}::uuid AND t."name" = ${tag}`);
     return rows[0] ? toTag(rows[0]) : undefined;
   }
 
   /** Sets the named attributes of a tag; false when the tag does not exist. */
   async updateTagAttributes(registryId: string, repositoryId: string, tag: string, changes: AttributeChanges): Promise<boolean> {
-    const updated = await this.db.$executeRaw`
+    const updated = await this.db.execute(sql`
       UPDATE "Tag" t SET ${assignments(changes)}
       FROM "Repository" r
       WHERE r."id" = t."repositoryId" AND r."registryId" = ${registryId}::uuid
-        AND t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}`;
+        AND t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}`);
     return updated > 0;
   }
 
   /** Listed manifests (listEnabled) of the repository, with their listed tags and child platforms. */
   async listManifests(registryId: string, repositoryId: string, page: PageRequest): Promise<ManifestRecord[]> {
-    const keyset = page.last === '' ? Prisma.empty : manifestKeyset(repositoryId, page);
-    const rows = await this.db.$queryRaw<Array<RawManifest>>`
+    const keyset = page.last === '' ? sql.empty : manifestKeyset(repositoryId, page);
+    const rows = await this.db.rows<RawManifest>(sql`
       SELECT ${MANIFEST_COLUMNS}
       FROM "Manifest" m
       WHERE m."repositoryId" = ${repositoryId}::uuid AND m."registryId" = ${registryId}::uuid AND m."listEnabled"
         ${keyset}
       ORDER BY ${orderBy(page.order, 'm."digest"')}
-      LIMIT ${page.limit}`;
+      LIMIT ${page.limit}`);
     return this.withTagsAndReferences(rows);
   }
 
   async findManifest(registryId: string, repositoryId: string, digest: string): Promise<ManifestRecord | undefined> {
-    const rows = await this.db.$queryRaw<Array<RawManifest>>`
+    const rows = await this.db.rows<RawManifest>(sql`
       SELECT ${MANIFEST_COLUMNS}
       FROM "Manifest" m
-      WHERE m."repositoryId" = ${repositoryId}::uuid AND m."registryId" = ${registryId}::uuid AND m."digest" = ${digest}`;
+      WHERE m."repositoryId" = ${repositoryId}::uuid AND m."registryId" = ${registryId}::uuid AND m."digest" = ${digest}`);
     return (await this.withTagsAndReferences(rows))[0];
   }
 
   /** Sets the named attributes of a manifest; false when the manifest does not exist. */
   async updateManifestAttributes(registryId: string, repositoryId: string, digest: string, changes: AttributeChanges): Promise<boolean> {
-    const updated = await this.db.$executeRaw`
+    const updated = await this.db.execute(sql`
       UPDATE "Manifest" SET ${assignments(changes)}
-      WHERE "repositoryId" = ${repositoryId}::uuid AND "registryId" = ${registryId}::uuid AND "digest" = ${digest}`;
+      WHERE "repositoryId" = ${repositoryId}::uuid AND "registryId" = ${registryId}::uuid AND "digest" = ${digest}`);
     return updated > 0;
   }
 
@@ -213,7 +211,7 @@ export class AcrRepository {
   ): Promise<RepositoryDeleteResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.$transaction((tx) => this.deleteRepositoryOnce(tx, registryId, name, event), TX_OPTIONS);
+        return await this.db.transaction((tx) => this.deleteRepositoryOnce(tx, registryId, name, event), TX_OPTIONS);
       } catch (error) {
         if (!(error instanceof DigestLockBusy)) throw error;
         if (attempt >= DELETE_ATTEMPTS) throw new RepositoryBusy(`repository ${name} kept being written to while being deleted`);
@@ -223,21 +221,21 @@ export class AcrRepository {
   }
 
   private async deleteRepositoryOnce(
-    tx: Tx,
+    tx: SqlClient,
     registryId: string,
     name: string,
     event: (deleted: { manifestsDeleted: string[]; tagsDeleted: string[] }) => RepositoryDeletePayload,
   ): Promise<RepositoryDeleteResult> {
-    const repositories = await tx.$queryRaw<Array<{ id: string; deleteEnabled: boolean }>>`
+    const repositories = await tx.rows<{ id: string; deleteEnabled: boolean }>(sql`
       SELECT "id", "deleteEnabled" FROM "Repository"
       WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}
-      FOR UPDATE`;
+      FOR UPDATE`);
     const repository = repositories[0];
     if (!repository) return { kind: 'unknown' };
-    const tags = await tx.$queryRaw<Array<{ name: string; deleteEnabled: boolean }>>`
-      SELECT "name", "deleteEnabled" FROM "Tag" WHERE "repositoryId" = ${repository.id}::uuid ORDER BY "name" FOR UPDATE`;
-    const manifests = await tx.$queryRaw<Array<{ digest: string; size: number; deleteEnabled: boolean }>>`
-      SELECT "digest", "size", "deleteEnabled" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid ORDER BY "digest" FOR UPDATE`;
+    const tags = await tx.rows<{ name: string; deleteEnabled: boolean }>(sql`
+      SELECT "name", "deleteEnabled" FROM "Tag" WHERE "repositoryId" = ${repository.id}::uuid ORDER BY "name" FOR UPDATE`);
+    const manifests = await tx.rows<{ digest: string; size: number; deleteEnabled: boolean }>(sql`
+      SELECT "digest", "size", "deleteEnabled" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid ORDER BY "digest" FOR UPDATE`);
 
     // Read from the locked rows, so a lock attribute set a moment ago counts.
     const lockedManifests = manifests.filter((manifest) => !manifest.deleteEnabled).map((manifest) => manifest.digest);
@@ -254,31 +252,31 @@ export class AcrRepository {
     const digests = manifests.map((manifest) => manifest.digest);
     if (digests.length > 0) {
       const keys = digests.map((digest) => digestLockKey(registryId, digest));
-      const taken = await tx.$queryRaw<Array<{ all: boolean }>>`
+      const taken = await tx.rows<{ all: boolean }>(sql`
         SELECT bool_and(pg_try_advisory_xact_lock(hashtext(k.key))) AS "all"
-        FROM (SELECT key FROM unnest(${keys}::text[]) AS key ORDER BY key) AS k`;
+        FROM (SELECT key FROM unnest(${keys}::text[]) AS key ORDER BY key) AS k`);
       if (!taken[0]?.all) throw new DigestLockBusy();
     }
 
     // Children are referenced only from indexes of the same repository, so
     // dropping this repository's reference rows first frees every manifest.
-    await tx.$executeRaw`
+    await tx.execute(sql`
       DELETE FROM "ManifestReference" mr USING "Manifest" m
-      WHERE mr."parentId" = m."id" AND m."repositoryId" = ${repository.id}::uuid`;
-    await tx.$executeRaw`DELETE FROM "Tag" WHERE "repositoryId" = ${repository.id}::uuid`;
-    await tx.$executeRaw`DELETE FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid`;
-    await tx.$executeRaw`DELETE FROM "RepositoryBlob" WHERE "repositoryId" = ${repository.id}::uuid`;
-    await tx.$executeRaw`DELETE FROM "Repository" WHERE "id" = ${repository.id}::uuid`;
+      WHERE mr."parentId" = m."id" AND m."repositoryId" = ${repository.id}::uuid`);
+    await tx.execute(sql`DELETE FROM "Tag" WHERE "repositoryId" = ${repository.id}::uuid`);
+    await tx.execute(sql`DELETE FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid`);
+    await tx.execute(sql`DELETE FROM "RepositoryBlob" WHERE "repositoryId" = ${repository.id}::uuid`);
+    await tx.execute(sql`DELETE FROM "Repository" WHERE "id" = ${repository.id}::uuid`);
 
     if (digests.length > 0) {
-      const gone = await tx.$queryRaw<Array<{ digest: string }>>`
+      const gone = await tx.rows<{ digest: string }>(sql`
         SELECT d."digest" FROM unnest(${digests}::text[]) AS d("digest")
-        WHERE NOT EXISTS (SELECT 1 FROM "Manifest" m WHERE m."registryId" = ${registryId}::uuid AND m."digest" = d."digest")`;
+        WHERE NOT EXISTS (SELECT 1 FROM "Manifest" m WHERE m."registryId" = ${registryId}::uuid AND m."digest" = d."digest")`);
       const goneSet = new Set(gone.map((row) => row.digest));
       const freed = manifests.reduce((sum, manifest) => (goneSet.has(manifest.digest) ? sum + BigInt(manifest.size) : sum), 0n);
       if (freed > 0n) {
-        await tx.$executeRaw`
-          UPDATE "Registry" SET "storageUsedBytes" = GREATEST("storageUsedBytes" - ${freed}, 0) WHERE "id" = ${registryId}::uuid`;
+        await tx.execute(sql`
+          UPDATE "Registry" SET "storageUsedBytes" = GREATEST("storageUsedBytes" - ${freed}, 0) WHERE "id" = ${registryId}::uuid`);
       }
     }
 
@@ -291,13 +289,13 @@ export class AcrRepository {
   private async withTagsAndReferences(rows: RawManifest[]): Promise<ManifestRecord[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((row) => row.id);
-    const tags = await this.db.$queryRaw<Array<{ manifestId: bigint; name: string }>>`
-      SELECT "manifestId", "name" FROM "Tag" WHERE "manifestId" = ANY(${ids}::bigint[]) AND "listEnabled" ORDER BY "name"`;
-    const references = await this.db.$queryRaw<Array<{ parentId: bigint; digest: string; architecture: string | null; os: string | null }>>`
+    const tags = await this.db.rows<{ manifestId: bigint; name: string }>(sql`
+      SELECT "manifestId", "name" FROM "Tag" WHERE "manifestId" = ANY(${ids}::bigint[]) AND "listEnabled" ORDER BY "name"`);
+    const references = await this.db.rows<{ parentId: bigint; digest: string; architecture: string | null; os: string | null }>(sql`
       SELECT mr."parentId", c."digest", c."architecture", c."os"
       FROM "ManifestReference" mr JOIN "Manifest" c ON c."id" = mr."childId"
       WHERE mr."parentId" = ANY(${ids}::bigint[])
-      ORDER BY c."digest"`;
+      ORDER BY c."digest"`);
     const tagsOf = groupBy(tags, (tag) => tag.manifestId);
     const referencesOf = groupBy(references, (reference) => reference.parentId);
     return rows.map((row) => ({
@@ -321,7 +319,7 @@ export class AcrRepository {
 }
 
 /** imageSize (ACR) = the manifest's bytes plus the blobs (config, layers) it references. */
-const MANIFEST_COLUMNS = Prisma.sql`m."id", m."digest", m."mediaType",
+const MANIFEST_COLUMNS = sql`m."id", m."digest", m."mediaType",
   (m."size" + COALESCE((SELECT sum(b."size") FROM "ManifestBlob" mb JOIN "Blob" b ON b."id" = mb."blobId" WHERE mb."manifestId" = m."id"), 0))::bigint AS "imageSize", m."configMediaType", m."architecture", m."os",
   m."createdAt", m."updatedAt", m."deleteEnabled", m."writeEnabled", m."readEnabled", m."listEnabled"`;
 
@@ -349,44 +347,44 @@ function toTag(row: RawTag): TagRecord {
 }
 
 /** `SET` list of a partial attribute update; the caller guarantees at least one attribute. */
-function assignments(changes: AttributeChanges): Prisma.Sql {
-  const parts: Prisma.Sql[] = [];
+function assignments(changes: AttributeChanges): SqlFragment {
+  const parts: SqlFragment[] = [];
   // Column names come from this fixed list, never from the request.
-  if (changes.deleteEnabled !== undefined) parts.push(Prisma.sql`"deleteEnabled" = ${changes.deleteEnabled}`);
-  if (changes.writeEnabled !== undefined) parts.push(Prisma.sql`"writeEnabled" = ${changes.writeEnabled}`);
-  if (changes.readEnabled !== undefined) parts.push(Prisma.sql`"readEnabled" = ${changes.readEnabled}`);
-  if (changes.listEnabled !== undefined) parts.push(Prisma.sql`"listEnabled" = ${changes.listEnabled}`);
+  if (changes.deleteEnabled !== undefined) parts.push(sql`"deleteEnabled" = ${changes.deleteEnabled}`);
+  if (changes.writeEnabled !== undefined) parts.push(sql`"writeEnabled" = ${changes.writeEnabled}`);
+  if (changes.readEnabled !== undefined) parts.push(sql`"readEnabled" = ${changes.readEnabled}`);
+  if (changes.listEnabled !== undefined) parts.push(sql`"listEnabled" = ${changes.listEnabled}`);
   if (parts.length === 0) throw new Error('no attribute to update');
-  return Prisma.join(parts, ', ');
+  return sql.join(parts, ', ');
 }
 
-function orderBy(order: ListOrder, key: 't."name"' | 'm."digest"'): Prisma.Sql {
+function orderBy(order: ListOrder, key: 't."name"' | 'm."digest"'): SqlFragment {
   const table = key.slice(0, 1);
   switch (order) {
     case 'name':
-      return Prisma.raw(key);
+      return sql.raw(key);
     case 'timeasc':
-      return Prisma.raw(`${table}."updatedAt", ${key}`);
+      return sql.raw(`${table}."updatedAt", ${key}`);
     case 'timedesc':
-      return Prisma.raw(`${table}."updatedAt" DESC, ${key} DESC`);
+      return sql.raw(`${table}."updatedAt" DESC, ${key} DESC`);
   }
 }
 
 /** Rows after `last`; in the time orders `last` names a row whose (updatedAt, name) is the cursor (none found = empty page). */
-function tagKeyset(repositoryId: string, page: PageRequest): Prisma.Sql {
-  if (page.order === 'name') return Prisma.sql`AND t."name" > ${page.last}`;
-  const cursor = Prisma.sql`(SELECT l."updatedAt", l."name" FROM "Tag" l WHERE l."repositoryId" = ${repositoryId}::uuid AND l."name" = ${page.last})`;
+function tagKeyset(repositoryId: string, page: PageRequest): SqlFragment {
+  if (page.order === 'name') return sql`AND t."name" > ${page.last}`;
+  const cursor = sql`(SELECT l."updatedAt", l."name" FROM "Tag" l WHERE l."repositoryId" = ${repositoryId}::uuid AND l."name" = ${page.last})`;
   return page.order === 'timeasc'
-    ? Prisma.sql`AND (t."updatedAt", t."name") > ${cursor}`
-    : Prisma.sql`AND (t."updatedAt", t."name") < ${cursor}`;
+    ? sql`AND (t."updatedAt", t."name") > ${cursor}`
+    : sql`AND (t."updatedAt", t."name") < ${cursor}`;
 }
 
-function manifestKeyset(repositoryId: string, page: PageRequest): Prisma.Sql {
-  if (page.order === 'name') return Prisma.sql`AND m."digest" > ${page.last}`;
-  const cursor = Prisma.sql`(SELECT l."updatedAt", l."digest" FROM "Manifest" l WHERE l."repositoryId" = ${repositoryId}::uuid AND l."digest" = ${page.last})`;
+function manifestKeyset(repositoryId: string, page: PageRequest): SqlFragment {
+  if (page.order === 'name') return sql`AND m."digest" > ${page.last}`;
+  const cursor = sql`(SELECT l."updatedAt", l."digest" FROM "Manifest" l WHERE l."repositoryId" = ${repositoryId}::uuid AND l."digest" = ${page.last})`;
   return page.order === 'timeasc'
-    ? Prisma.sql`AND (m."updatedAt", m."digest") > ${cursor}`
-    : Prisma.sql`AND (m."updatedAt", m."digest") < ${cursor}`;
+    ? sql`AND (m."updatedAt", m."digest") > ${cursor}`
+    : sql`AND (m."updatedAt", m."digest") < ${cursor}`;
 }
 
 function sleep(ms: number): Promise<void> {

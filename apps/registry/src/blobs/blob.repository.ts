@@ -1,5 +1,4 @@
-import type { Db, Tx } from '@berth/db';
-import type { ReadPool } from '../data/read-pool';
+import { sql, type SqlClient, type SqlPool } from '@berth/db';
 import { TX_OPTIONS } from '../data/transactions';
 import { lockServingRegistry } from '../registries/registry.repository';
 import { ensureRepository } from '../repositories/repository.repository';
@@ -36,26 +35,20 @@ export const LAST_USED_REFRESH_SECONDS = 300;
  * that vanished meanwhile as "not there".
  */
 export class BlobRepository {
-  constructor(
-    private readonly db: Db,
-    private readonly reads: ReadPool,
-  ) {}
+  constructor(private readonly db: SqlPool) {}
 
-  /** The blob `digest` as readable through `repositoryName`, or undefined when not linked there (hot path: prepared statement). */
+  /** The blob `digest` as readable through `repositoryName`, or undefined when not linked there (hot path). */
   async findLinked(registryId: string, repositoryName: string, digest: string): Promise<LinkedBlob | undefined> {
-    const rows = await this.reads.query<{ id: string; size: string; storageKey: string; readEnabled: boolean; stale: boolean }>(
-      'blob.find-linked',
-      `SELECT b."id", b."size", b."storageKey", r."readEnabled",
-              b."lastUsedAt" < now() - interval '${LAST_USED_REFRESH_SECONDS} seconds' AS "stale"
-       FROM "Repository" r
-       JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
-       JOIN "Blob" b ON b."id" = rb."blobId"
-       WHERE r."registryId" = $1 AND r."name" = $2 AND b."digest" = $3`,
-      [registryId, repositoryName, digest],
-    );
+    const rows = await this.db.rows<{ id: bigint; size: bigint; storageKey: string; readEnabled: boolean; stale: boolean }>(sql`
+      SELECT b."id", b."size", b."storageKey", r."readEnabled",
+             b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
+      FROM "Repository" r
+      JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
+      JOIN "Blob" b ON b."id" = rb."blobId"
+      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND b."digest" = ${digest}`);
     const row = rows[0];
     return row
-      ? { id: BigInt(row.id), size: Number(row.size), storageKey: row.storageKey, repositoryReadEnabled: row.readEnabled, stale: row.stale }
+      ? { id: row.id, size: Number(row.size), storageKey: row.storageKey, repositoryReadEnabled: row.readEnabled, stale: row.stale }
       : undefined;
   }
 
@@ -65,20 +58,20 @@ export class BlobRepository {
    * for GC's row lock, then finds nothing).
    */
   async touch(registryId: string, blobId: bigint): Promise<boolean> {
-    const rows = await this.db.$queryRaw<Array<{ id: bigint }>>`
-      UPDATE "Blob" SET "lastUsedAt" = now() WHERE "id" = ${blobId} AND "registryId" = ${registryId}::uuid RETURNING "id"`;
+    const rows = await this.db.rows<{ id: bigint }>(sql`
+      UPDATE "Blob" SET "lastUsedAt" = now() WHERE "id" = ${blobId} AND "registryId" = ${registryId}::uuid RETURNING "id"`);
     return rows.length === 1;
   }
 
   /** Whether the blobs with these digests are linked to the repository, with their ids and sizes. */
   async findLinkedMany(registryId: string, repositoryName: string, digests: string[]): Promise<Map<string, { id: bigint; size: number; storageKey: string }>> {
     if (digests.length === 0) return new Map();
-    const rows = await this.db.$queryRaw<Array<{ id: bigint; digest: string; size: bigint; storageKey: string }>>`
+    const rows = await this.db.rows<{ id: bigint; digest: string; size: bigint; storageKey: string }>(sql`
       SELECT b."id", b."digest", b."size", b."storageKey"
       FROM "Repository" r
       JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
       JOIN "Blob" b ON b."id" = rb."blobId"
-      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND b."digest" = ANY(${digests}::text[])`;
+      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND b."digest" = ANY(${digests}::text[])`);
     return new Map(rows.map((row) => [row.digest, { id: row.id, size: Number(row.size), storageKey: row.storageKey }]));
   }
 
@@ -87,18 +80,18 @@ export class BlobRepository {
    * repositories; garbage collection reclaims unreferenced blobs later).
    */
   async unlink(registryId: string, repositoryName: string, digest: string): Promise<'unlinked' | 'unknown' | 'locked'> {
-    return this.db.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<Array<{ repositoryId: string; blobId: bigint; deleteEnabled: boolean }>>`
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.rows<{ repositoryId: string; blobId: bigint; deleteEnabled: boolean }>(sql`
         SELECT rb."repositoryId", rb."blobId", r."deleteEnabled"
         FROM "Repository" r
         JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
         JOIN "Blob" b ON b."id" = rb."blobId"
         WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND b."digest" = ${digest}
-        FOR UPDATE OF rb`;
+        FOR UPDATE OF rb`);
       const row = rows[0];
       if (!row) return 'unknown';
       if (!row.deleteEnabled) return 'locked';
-      await tx.$executeRaw`DELETE FROM "RepositoryBlob" WHERE "repositoryId" = ${row.repositoryId}::uuid AND "blobId" = ${row.blobId}`;
+      await tx.execute(sql`DELETE FROM "RepositoryBlob" WHERE "repositoryId" = ${row.repositoryId}::uuid AND "blobId" = ${row.blobId}`);
       return 'unlinked';
     }, TX_OPTIONS);
   }
@@ -119,7 +112,7 @@ export class BlobRepository {
    * becomes the blob). Refuses (NAME_UNKNOWN) when the registry is being deleted.
    */
   async commitUpload(
-    tx: Tx,
+    tx: SqlClient,
     input: {
       registryId: string;
       repositoryName: string;
@@ -134,29 +127,29 @@ export class BlobRepository {
     await lockServingRegistry(tx, registryId);
     const repository = await ensureRepository(tx, registryId, input.repositoryName);
     // Our storage key is unique to this upload, so a row carrying it is the one we inserted.
-    const upserted = await tx.$queryRaw<Array<{ id: bigint; inserted: boolean }>>`
+    const upserted = await tx.rows<{ id: bigint; inserted: boolean }>(sql`
       INSERT INTO "Blob" ("registryId", "digest", "size", "storageKey", "createdAt", "lastUsedAt")
       VALUES (${registryId}::uuid, ${digest}, ${BigInt(size)}, ${input.storageKey}, now(), now())
       ON CONFLICT ("registryId", "digest") DO UPDATE SET "lastUsedAt" = now()
-      RETURNING "id", "storageKey" = ${input.storageKey} AS "inserted"`;
+      RETURNING "id", "storageKey" = ${input.storageKey} AS "inserted"`);
     const blob = upserted[0]!;
     if (blob.inserted) {
-      const updated = await tx.$queryRaw<Array<{ storageUsedBytes: bigint }>>`
+      const updated = await tx.rows<{ storageUsedBytes: bigint }>(sql`
         UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(size)}
         WHERE "id" = ${registryId}::uuid AND "storageUsedBytes" + ${BigInt(size)} <= ${BigInt(input.quotaBytes)}
-        RETURNING "storageUsedBytes"`;
+        RETURNING "storageUsedBytes"`);
       if (!updated[0]) {
         // Nobody else can see the uncommitted row yet: take it back and leave the session to the caller.
-        await tx.$executeRaw`DELETE FROM "Blob" WHERE "id" = ${blob.id}`;
-        const usage = await tx.$queryRaw<Array<{ storageUsedBytes: bigint }>>`
-          SELECT "storageUsedBytes" FROM "Registry" WHERE "id" = ${registryId}::uuid`;
+        await tx.execute(sql`DELETE FROM "Blob" WHERE "id" = ${blob.id}`);
+        const usage = await tx.rows<{ storageUsedBytes: bigint }>(sql`
+          SELECT "storageUsedBytes" FROM "Registry" WHERE "id" = ${registryId}::uuid`);
         return { kind: 'quota-exceeded', usedBytes: Number(usage[0]?.storageUsedBytes ?? 0) };
       }
     }
-    await tx.$executeRaw`
+    await tx.execute(sql`
       INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blob.id}, now())
-      ON CONFLICT DO NOTHING`;
-    await tx.$executeRaw`DELETE FROM "Upload" WHERE "id" = ${input.uploadId}::uuid AND "registryId" = ${registryId}::uuid`;
+      ON CONFLICT DO NOTHING`);
+    await tx.execute(sql`DELETE FROM "Upload" WHERE "id" = ${input.uploadId}::uuid AND "registryId" = ${registryId}::uuid`);
     return { kind: blob.inserted ? 'created' : 'deduplicated' };
   }
 
@@ -168,21 +161,21 @@ export class BlobRepository {
    * refreshed, so the manifest that will reference it has the grace period.
    */
   async mount(registryId: string, fromRepository: string, toRepository: string, digest: string): Promise<{ size: number } | undefined> {
-    return this.db.$transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await lockServingRegistry(tx, registryId);
-      const source = await tx.$queryRaw<Array<{ id: bigint; size: bigint; stale: boolean }>>`
+      const source = await tx.rows<{ id: bigint; size: bigint; stale: boolean }>(sql`
         SELECT b."id", b."size", b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
         FROM "Repository" r
         JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
         JOIN "Blob" b ON b."id" = rb."blobId"
         WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${fromRepository} AND r."readEnabled" AND b."digest" = ${digest}
-        FOR KEY SHARE OF b`;
+        FOR KEY SHARE OF b`);
       const blob = source[0];
       if (!blob) return undefined;
       const repository = await ensureRepository(tx, registryId, toRepository);
-      await tx.$executeRaw`
+      await tx.execute(sql`
         INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blob.id}, now())
-        ON CONFLICT DO NOTHING`;
+        ON CONFLICT DO NOTHING`);
       if (blob.stale) await touchIfStale(tx, [blob.id]);
       return { size: Number(blob.size) };
     }, TX_OPTIONS);
@@ -194,12 +187,12 @@ export class BlobRepository {
  * LAST_USED_REFRESH_SECONDS. Rows are locked in id order, so transactions
  * refreshing overlapping sets cannot deadlock.
  */
-export async function touchIfStale(tx: Tx, blobIds: bigint[]): Promise<void> {
+export async function touchIfStale(tx: SqlClient, blobIds: bigint[]): Promise<void> {
   if (blobIds.length === 0) return;
-  await tx.$executeRaw`
+  await tx.execute(sql`
     UPDATE "Blob" SET "lastUsedAt" = now()
     WHERE "id" IN (
       SELECT "id" FROM "Blob"
       WHERE "id" = ANY(${blobIds}::bigint[]) AND "lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS})
-      ORDER BY "id" FOR NO KEY UPDATE)`;
+      ORDER BY "id" FOR NO KEY UPDATE)`);
 }

@@ -1,6 +1,9 @@
+import type { TransactionOptions } from '@berth/db';
+
 /**
- * Options for the data plane's interactive transactions: under a burst of
+ * Options for the data plane's short write transactions. Under a burst of
  * pushes the pool may be busy for a while, which must slow requests down,
- * not fail them (Prisma's defaults are 2 s to get a connection, 5 s to run).
+ * not fail them: the main pool waits up to 10 s for a connection (see
+ * registry-server.ts), and a transaction may run for 30 s.
  */
-export const TX_OPTIONS = { maxWait: 10_000, timeout: 30_000 } as const;
+export const TX_OPTIONS: TransactionOptions = { timeoutMs: 30_000 };

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { digestLockKey, writeOutboxEvent, type Db, type Tx } from '@berth/db';
+import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlPool } from '@berth/db';
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
-import type { ReadPool } from '../data/read-pool';
 import { TX_OPTIONS } from '../data/transactions';
 import { touchIfStale } from '../blobs/blob.repository';
 import { lockServingRegistry } from '../registries/registry.repository';
@@ -53,42 +52,37 @@ export class ManifestWriteRefused extends Error {
 }
 
 /** Serialises usage accounting of one digest in one registry (manifests are per repository, usage per registry). */
-async function lockDigest(tx: Tx, registryId: string, digest: string): Promise<void> {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${digestLockKey(registryId, digest)}))`;
+async function lockDigest(tx: SqlClient, registryId: string, digest: string): Promise<void> {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${digestLockKey(registryId, digest)}))`);
 }
+
+/** The manifest's bytes, or none for HEAD requests. */
+const PAYLOAD = sql.raw('m."payload"');
+const NO_PAYLOAD = sql.raw('NULL::bytea AS "payload"');
 
 /** Manifest and tag metadata. */
 export class ManifestRepository {
-  constructor(
-    private readonly db: Db,
-    /** Hot-path reads (pulls) use prepared statements. */
-    private readonly reads: ReadPool,
-  ) {}
+  constructor(private readonly db: SqlPool) {}
 
+  /** Hot path (pulls and HEADs): one prepared statement. */
   async findByTag(registryId: string, repositoryName: string, tag: string, withPayload: boolean): Promise<StoredManifest | undefined> {
-    const rows = await this.reads.query<RawManifest>(
-      withPayload ? 'manifest.by-tag' : 'manifest.by-tag.head',
-      `SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? 'm."payload"' : 'NULL::bytea AS "payload"'},
-              (r."readEnabled" AND m."readEnabled" AND t."readEnabled") AS "readable"
-       FROM "Repository" r
-       JOIN "Tag" t ON t."repositoryId" = r."id"
-       JOIN "Manifest" m ON m."id" = t."manifestId"
-       WHERE r."registryId" = $1 AND r."name" = $2 AND t."name" = $3`,
-      [registryId, repositoryName, tag],
-    );
+    const rows = await this.db.rows<RawManifest>(sql`
+      SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? PAYLOAD : NO_PAYLOAD},
+             (r."readEnabled" AND m."readEnabled" AND t."readEnabled") AS "readable"
+      FROM "Repository" r
+      JOIN "Tag" t ON t."repositoryId" = r."id"
+      JOIN "Manifest" m ON m."id" = t."manifestId"
+      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND t."name" = ${tag}`);
     return toStored(rows[0]);
   }
 
   async findByDigest(registryId: string, repositoryName: string, digest: string, withPayload: boolean): Promise<StoredManifest | undefined> {
-    const rows = await this.reads.query<RawManifest>(
-      withPayload ? 'manifest.by-digest' : 'manifest.by-digest.head',
-      `SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? 'm."payload"' : 'NULL::bytea AS "payload"'},
-              (r."readEnabled" AND m."readEnabled") AS "readable"
-       FROM "Repository" r
-       JOIN "Manifest" m ON m."repositoryId" = r."id"
-       WHERE r."registryId" = $1 AND r."name" = $2 AND m."digest" = $3`,
-      [registryId, repositoryName, digest],
-    );
+    const rows = await this.db.rows<RawManifest>(sql`
+      SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? PAYLOAD : NO_PAYLOAD},
+             (r."readEnabled" AND m."readEnabled") AS "readable"
+      FROM "Repository" r
+      JOIN "Manifest" m ON m."repositoryId" = r."id"
+      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND m."digest" = ${digest}`);
     return toStored(rows[0]);
   }
 
@@ -111,7 +105,7 @@ export class ManifestRepository {
    */
   async save(manifest: NewManifest, event: ImagePushPayload): Promise<void> {
     const { registryId, digest } = manifest;
-    await this.db.$transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       const now = new Date();
       await lockServingRegistry(tx, registryId);
       const repository = await ensureRepository(tx, registryId, manifest.repositoryName);
@@ -119,13 +113,13 @@ export class ManifestRepository {
 
       let blobIds: bigint[] = [];
       if (manifest.blobDigests.length > 0) {
-        const blobs = await tx.$queryRaw<Array<{ id: bigint; digest: string }>>`
+        const blobs = await tx.rows<{ id: bigint; digest: string }>(sql`
           SELECT b."id", b."digest"
           FROM "Blob" b
           JOIN "RepositoryBlob" rb ON rb."blobId" = b."id" AND rb."repositoryId" = ${repository.id}::uuid
           WHERE b."registryId" = ${registryId}::uuid AND b."digest" = ANY(${manifest.blobDigests}::text[])
           ORDER BY b."id"
-          FOR KEY SHARE OF b`;
+          FOR KEY SHARE OF b`);
         const found = new Set(blobs.map((blob) => blob.digest));
         const missing = manifest.blobDigests.filter((blobDigest) => !found.has(blobDigest));
         if (missing.length > 0) throw new ManifestWriteRefused('missing-blobs', missing);
@@ -135,9 +129,9 @@ export class ManifestRepository {
 
       let childIds: bigint[] = [];
       if (manifest.childDigests.length > 0) {
-        const children = await tx.$queryRaw<Array<{ id: bigint; digest: string }>>`
+        const children = await tx.rows<{ id: bigint; digest: string }>(sql`
           SELECT "id", "digest" FROM "Manifest"
-          WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ANY(${manifest.childDigests}::text[])`;
+          WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ANY(${manifest.childDigests}::text[])`);
         const found = new Set(children.map((child) => child.digest));
         const missing = manifest.childDigests.filter((child) => !found.has(child));
         if (missing.length > 0) throw new ManifestWriteRefused('missing-children', missing);
@@ -145,7 +139,7 @@ export class ManifestRepository {
       }
 
       await lockDigest(tx, registryId, digest);
-      const inserted = await tx.$queryRaw<Array<{ id: bigint }>>`
+      const inserted = await tx.rows<{ id: bigint }>(sql`
         INSERT INTO "Manifest" ("registryId", "repositoryId", "digest", "mediaType", "artifactType", "size", "payload",
                                 "subjectDigest", "configDigest", "configMediaType", "architecture", "os", "annotations",
                                 "createdAt", "updatedAt")
@@ -154,28 +148,28 @@ export class ManifestRepository {
                 ${manifest.configMediaType ?? null}, ${manifest.architecture ?? null}, ${manifest.os ?? null},
                 ${manifest.annotations ? JSON.stringify(manifest.annotations) : null}::jsonb, ${now}, ${now})
         ON CONFLICT ("repositoryId", "digest") DO NOTHING
-        RETURNING "id"`;
+        RETURNING "id"`);
       let manifestId: bigint;
       if (inserted[0]) {
         manifestId = inserted[0].id;
-        const elsewhere = await tx.$queryRaw<Array<{ one: number }>>`
-          SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} AND "id" <> ${manifestId} LIMIT 1`;
+        const elsewhere = await tx.rows<{ one: number }>(sql`
+          SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} AND "id" <> ${manifestId} LIMIT 1`);
         if (!elsewhere[0]) {
-          await tx.$executeRaw`UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(manifest.payload.length)} WHERE "id" = ${registryId}::uuid`;
+          await tx.execute(sql`UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(manifest.payload.length)} WHERE "id" = ${registryId}::uuid`);
         }
         if (blobIds.length > 0) {
-          await tx.$executeRaw`
+          await tx.execute(sql`
             INSERT INTO "ManifestBlob" ("manifestId", "blobId")
-            SELECT ${manifestId}, unnest(${blobIds}::bigint[]) ON CONFLICT DO NOTHING`;
+            SELECT ${manifestId}::bigint, unnest(${blobIds}::bigint[]) ON CONFLICT DO NOTHING`);
         }
         if (childIds.length > 0) {
-          await tx.$executeRaw`
+          await tx.execute(sql`
             INSERT INTO "ManifestReference" ("parentId", "childId")
-            SELECT ${manifestId}, unnest(${childIds}::bigint[]) ON CONFLICT DO NOTHING`;
+            SELECT ${manifestId}::bigint, unnest(${childIds}::bigint[]) ON CONFLICT DO NOTHING`);
         }
       } else {
-        const existing = await tx.$queryRaw<Array<{ id: bigint }>>`
-          SELECT "id" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ${digest}`;
+        const existing = await tx.rows<{ id: bigint }>(sql`
+          SELECT "id" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ${digest}`);
         manifestId = existing[0]!.id;
       }
       if (manifest.tag !== undefined) await this.pointTag(tx, repository.id, manifest.tag, manifestId, now);
@@ -189,29 +183,27 @@ export class ManifestRepository {
    * it; writes the delete event. Returns the deleted manifest's media type.
    */
   async deleteByDigest(registryId: string, repositoryName: string, digest: string, event: (mediaType: string) => ImageDeletePayload): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<
-        Array<{ id: bigint; size: number; mediaType: string; manifestDelete: boolean; repositoryDelete: boolean; tagLocked: boolean; referenced: boolean }>
-      >`
+    await this.db.transaction(async (tx) => {
+      const rows = await tx.rows<{ id: bigint; size: number; mediaType: string; manifestDelete: boolean; repositoryDelete: boolean; tagLocked: boolean; referenced: boolean }>(sql`
         SELECT m."id", m."size", m."mediaType", m."deleteEnabled" AS "manifestDelete", r."deleteEnabled" AS "repositoryDelete",
                EXISTS (SELECT 1 FROM "Tag" t WHERE t."manifestId" = m."id" AND NOT t."deleteEnabled") AS "tagLocked",
                EXISTS (SELECT 1 FROM "ManifestReference" mr WHERE mr."childId" = m."id") AS "referenced"
         FROM "Repository" r
         JOIN "Manifest" m ON m."repositoryId" = r."id"
         WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND m."digest" = ${digest}
-        FOR UPDATE OF m`;
+        FOR UPDATE OF m`);
       const row = rows[0];
       if (!row) throw new ManifestWriteRefused('unknown');
       if (!row.repositoryDelete) throw new ManifestWriteRefused('repository-locked');
       if (!row.manifestDelete || row.tagLocked) throw new ManifestWriteRefused('manifest-locked');
       if (row.referenced) throw new ManifestWriteRefused('referenced');
-      await tx.$executeRaw`DELETE FROM "Manifest" WHERE "id" = ${row.id}`;
+      await tx.execute(sql`DELETE FROM "Manifest" WHERE "id" = ${row.id}`);
       await lockDigest(tx, registryId, digest);
-      const elsewhere = await tx.$queryRaw<Array<{ one: number }>>`
-        SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} LIMIT 1`;
+      const elsewhere = await tx.rows<{ one: number }>(sql`
+        SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} LIMIT 1`);
       if (!elsewhere[0]) {
-        await tx.$executeRaw`
-          UPDATE "Registry" SET "storageUsedBytes" = GREATEST("storageUsedBytes" - ${BigInt(row.size)}, 0) WHERE "id" = ${registryId}::uuid`;
+        await tx.execute(sql`
+          UPDATE "Registry" SET "storageUsedBytes" = GREATEST("storageUsedBytes" - ${BigInt(row.size)}, 0) WHERE "id" = ${registryId}::uuid`);
       }
       await writeOutboxEvent(tx, { registryId, type: 'image.delete', payload: event(row.mediaType) });
     }, TX_OPTIONS);
@@ -219,49 +211,49 @@ export class ManifestRepository {
 
   /** Removes one tag (the manifest stays; no event, as in ACR). */
   async deleteTag(registryId: string, repositoryName: string, tag: string): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<Array<{ id: bigint; manifestId: bigint; tagDelete: boolean; repositoryDelete: boolean }>>`
+    await this.db.transaction(async (tx) => {
+      const rows = await tx.rows<{ id: bigint; manifestId: bigint; tagDelete: boolean; repositoryDelete: boolean }>(sql`
         SELECT t."id", t."manifestId", t."deleteEnabled" AS "tagDelete", r."deleteEnabled" AS "repositoryDelete"
         FROM "Repository" r
         JOIN "Tag" t ON t."repositoryId" = r."id"
         WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND t."name" = ${tag}
-        FOR UPDATE OF t`;
+        FOR UPDATE OF t`);
       const row = rows[0];
       if (!row) throw new ManifestWriteRefused('unknown');
       if (!row.repositoryDelete) throw new ManifestWriteRefused('repository-locked');
       if (!row.tagDelete) throw new ManifestWriteRefused('tag-locked');
-      await tx.$executeRaw`DELETE FROM "Tag" WHERE "id" = ${row.id}`;
+      await tx.execute(sql`DELETE FROM "Tag" WHERE "id" = ${row.id}`);
       await markUntaggedIfLast(tx, row.manifestId, new Date());
     }, TX_OPTIONS);
   }
 
-  private async pointTag(tx: Tx, repositoryId: string, tag: string, manifestId: bigint, now: Date): Promise<void> {
+  private async pointTag(tx: SqlClient, repositoryId: string, tag: string, manifestId: bigint, now: Date): Promise<void> {
     // Two rounds at most: if a concurrent push inserts the tag between our
     // SELECT and INSERT, the second round finds and updates it.
     for (let round = 0; round < 2; round++) {
-      const existing = await tx.$queryRaw<Array<{ id: bigint; manifestId: bigint; writeEnabled: boolean; manifestWrite: boolean }>>`
+      const existing = await tx.rows<{ id: bigint; manifestId: bigint; writeEnabled: boolean; manifestWrite: boolean }>(sql`
         SELECT t."id", t."manifestId", t."writeEnabled", m."writeEnabled" AS "manifestWrite"
         FROM "Tag" t JOIN "Manifest" m ON m."id" = t."manifestId"
         WHERE t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}
-        FOR UPDATE OF t`;
+        FOR UPDATE OF t`);
       const current = existing[0];
       if (current) {
         if (current.manifestId !== manifestId) {
           // A locked tag, or a tag naming a locked manifest, is never moved.
           if (!current.writeEnabled || !current.manifestWrite) throw new ManifestWriteRefused('tag-locked');
-          await tx.$executeRaw`UPDATE "Tag" SET "manifestId" = ${manifestId}, "updatedAt" = ${now} WHERE "id" = ${current.id}`;
+          await tx.execute(sql`UPDATE "Tag" SET "manifestId" = ${manifestId}, "updatedAt" = ${now} WHERE "id" = ${current.id}`);
           await markUntaggedIfLast(tx, current.manifestId, now);
         }
-        await tx.$executeRaw`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`;
+        await tx.execute(sql`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`);
         return;
       }
-      const inserted = await tx.$queryRaw<Array<{ id: bigint }>>`
+      const inserted = await tx.rows<{ id: bigint }>(sql`
         INSERT INTO "Tag" ("repositoryId", "name", "manifestId", "createdAt", "updatedAt")
         VALUES (${repositoryId}::uuid, ${tag}, ${manifestId}, ${now}, ${now})
         ON CONFLICT ("repositoryId", "name") DO NOTHING
-        RETURNING "id"`;
+        RETURNING "id"`);
       if (inserted[0]) {
-        await tx.$executeRaw`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`;
+        await tx.execute(sql`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`);
         return;
       }
     }
@@ -269,10 +261,10 @@ export class ManifestRepository {
   }
 }
 
-async function markUntaggedIfLast(tx: Tx, manifestId: bigint, now: Date): Promise<void> {
-  await tx.$executeRaw`
+async function markUntaggedIfLast(tx: SqlClient, manifestId: bigint, now: Date): Promise<void> {
+  await tx.execute(sql`
     UPDATE "Manifest" SET "untaggedAt" = ${now}
-    WHERE "id" = ${manifestId} AND NOT EXISTS (SELECT 1 FROM "Tag" WHERE "manifestId" = ${manifestId})`;
+    WHERE "id" = ${manifestId} AND NOT EXISTS (SELECT 1 FROM "Tag" WHERE "manifestId" = ${manifestId})`);
 }
 
 interface RawManifest {

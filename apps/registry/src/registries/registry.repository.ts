@@ -1,33 +1,31 @@
-import type { Db, Tx } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db';
 import { OciError } from '@berth/oci';
 import type { RegistryInfo } from './registry-info';
 
 /** Registry lookups of the data plane. */
 export class RegistryRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlClient) {}
 
   /** A registry that is serving (not being deleted), by name, with its SKU limits. */
   async findServingByName(name: string): Promise<RegistryInfo | undefined> {
-    const row = await this.db.registry.findFirst({
-      where: { name, provisioningState: 'Succeeded' },
-      select: {
-        id: true,
-        name: true,
-        loginServer: true,
-        adminUserEnabled: true,
-        anonymousPullEnabled: true,
-        sku: {
-          select: {
-            name: true,
-            includedStorageBytes: true,
-            readOpsPerMinute: true,
-            writeOpsPerMinute: true,
-            maxLayerBytes: true,
-            maxManifestBytes: true,
-          },
-        },
-      },
-    });
+    const rows = await this.db.rows<{
+      id: string;
+      name: string;
+      loginServer: string;
+      adminUserEnabled: boolean;
+      anonymousPullEnabled: boolean;
+      skuName: string;
+      includedStorageBytes: bigint;
+      readOpsPerMinute: number;
+      writeOpsPerMinute: number;
+      maxLayerBytes: bigint;
+      maxManifestBytes: number;
+    }>(sql`
+      SELECT r."id", r."name", r."loginServer", r."adminUserEnabled", r."anonymousPullEnabled", s."name" AS "skuName",
+             s."includedStorageBytes", s."readOpsPerMinute", s."writeOpsPerMinute", s."maxLayerBytes", s."maxManifestBytes"
+      FROM "Registry" r JOIN "Sku" s ON s."name" = r."skuName"
+      WHERE r."name" = ${name} AND r."provisioningState" = 'Succeeded'`);
+    const row = rows[0];
     if (!row) return undefined;
     return {
       id: row.id,
@@ -36,20 +34,20 @@ export class RegistryRepository {
       adminUserEnabled: row.adminUserEnabled,
       anonymousPullEnabled: row.anonymousPullEnabled,
       sku: {
-        name: row.sku.name,
-        includedStorageBytes: Number(row.sku.includedStorageBytes),
-        readOpsPerMinute: row.sku.readOpsPerMinute,
-        writeOpsPerMinute: row.sku.writeOpsPerMinute,
-        maxLayerBytes: Number(row.sku.maxLayerBytes),
-        maxManifestBytes: row.sku.maxManifestBytes,
+        name: row.skuName,
+        includedStorageBytes: Number(row.includedStorageBytes),
+        readOpsPerMinute: row.readOpsPerMinute,
+        writeOpsPerMinute: row.writeOpsPerMinute,
+        maxLayerBytes: Number(row.maxLayerBytes),
+        maxManifestBytes: row.maxManifestBytes,
       },
     };
   }
 
   /** Current storage usage, read fresh (quota decisions never use the cached registry). */
   async storageUsedBytes(registryId: string): Promise<number> {
-    const row = await this.db.registry.findUnique({ where: { id: registryId }, select: { storageUsedBytes: true } });
-    return row ? Number(row.storageUsedBytes) : 0;
+    const rows = await this.db.rows<{ used: bigint }>(sql`SELECT "storageUsedBytes" AS "used" FROM "Registry" WHERE "id" = ${registryId}::uuid`);
+    return rows[0] ? Number(rows[0].used) : 0;
   }
 }
 
@@ -63,9 +61,9 @@ export class RegistryRepository {
  * the mark and refuses. It does not conflict with usage updates
  * (storageUsedBytes), so concurrent pushes and GC never wait on it.
  */
-export async function lockServingRegistry(tx: Tx, registryId: string): Promise<void> {
-  const rows = await tx.$queryRaw<Array<{ provisioningState: string }>>`
-    SELECT "provisioningState"::text AS "provisioningState" FROM "Registry" WHERE "id" = ${registryId}::uuid FOR KEY SHARE`;
+export async function lockServingRegistry(tx: SqlClient, registryId: string): Promise<void> {
+  const rows = await tx.rows<{ provisioningState: string }>(sql`
+    SELECT "provisioningState"::text AS "provisioningState" FROM "Registry" WHERE "id" = ${registryId}::uuid FOR KEY SHARE`);
   if (rows[0]?.provisioningState !== 'Succeeded') {
     throw new OciError('NAME_UNKNOWN', { message: 'this registry is being deleted' });
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, Tx } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db';
 
 export interface RepositoryFlags {
   id: string;
@@ -11,14 +11,13 @@ export interface RepositoryFlags {
 
 /** Repository rows: created implicitly by the first upload or manifest push. */
 export class RepositoryRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlClient) {}
 
   async findFlags(registryId: string, name: string): Promise<RepositoryFlags | undefined> {
-    const row = await this.db.repository.findUnique({
-      where: { registryId_name: { registryId, name } },
-      select: { id: true, deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true },
-    });
-    return row ?? undefined;
+    const rows = await this.db.rows<RepositoryFlags>(sql`
+      SELECT "id", "deleteEnabled", "writeEnabled", "readEnabled", "listEnabled" FROM "Repository"
+      WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
+    return rows[0];
   }
 }
 
@@ -26,15 +25,15 @@ export class RepositoryRepository {
  * Returns the repository's id and write flag, creating it when missing.
  * Race-safe: concurrent creators meet on the unique (registryId, name) index.
  */
-export async function ensureRepository(tx: Tx, registryId: string, name: string): Promise<{ id: string; writeEnabled: boolean }> {
-  const inserted = await tx.$queryRaw<Array<{ id: string; writeEnabled: boolean }>>`
+export async function ensureRepository(tx: SqlClient, registryId: string, name: string): Promise<{ id: string; writeEnabled: boolean }> {
+  const inserted = await tx.rows<{ id: string; writeEnabled: boolean }>(sql`
     INSERT INTO "Repository" ("id", "registryId", "name", "updatedAt")
     VALUES (${randomUUID()}::uuid, ${registryId}::uuid, ${name}, ${new Date()})
     ON CONFLICT ("registryId", "name") DO NOTHING
-    RETURNING "id", "writeEnabled"`;
+    RETURNING "id", "writeEnabled"`);
   if (inserted[0]) return inserted[0];
-  const existing = await tx.$queryRaw<Array<{ id: string; writeEnabled: boolean }>>`
-    SELECT "id", "writeEnabled" FROM "Repository" WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`;
+  const existing = await tx.rows<{ id: string; writeEnabled: boolean }>(sql`
+    SELECT "id", "writeEnabled" FROM "Repository" WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
   if (!existing[0]) throw new Error(`repository ${name} vanished while being created`);
   return existing[0];
 }

@@ -1,4 +1,4 @@
-import type { Db, Tx } from '@berth/db';
+import { sql, type SqlClient, type SqlPool, type TransactionOptions } from '@berth/db';
 import type { UploadParts } from '@berth/storage';
 
 export interface UploadSession {
@@ -35,32 +35,32 @@ const MAX_LOCK_MS = 24 * 3600 * 1000;
  * stream at once per process (the others wait for a connection).
  */
 export class UploadRepository {
-  private readonly lockOptions: { maxWait: number; timeout: number };
+  private readonly lockOptions: TransactionOptions;
 
   constructor(
-    private readonly db: Db,
-    private readonly sessions: Db,
+    private readonly db: SqlPool,
+    private readonly sessions: SqlPool,
     private readonly expirySeconds: number,
   ) {
-    this.lockOptions = { maxWait: 30_000, timeout: Math.min(expirySeconds * 1000, MAX_LOCK_MS) };
+    this.lockOptions = { timeoutMs: Math.min(expirySeconds * 1000, MAX_LOCK_MS) };
   }
 
   /** Creates a session; false when the registry is no longer serving (being deleted). */
   async create(registryId: string, session: { id: string; repositoryName: string; storageKey: string }): Promise<boolean> {
-    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+    const rows = await this.db.rows<{ id: string }>(sql`
       INSERT INTO "Upload" ("id", "registryId", "repositoryName", "storageKey", "createdAt", "updatedAt", "expiresAt")
       SELECT ${session.id}::uuid, r."id", ${session.repositoryName}, ${session.storageKey}, now(), now(),
              now() + make_interval(secs => ${this.expirySeconds})
       FROM "Registry" r WHERE r."id" = ${registryId}::uuid AND r."provisioningState" = 'Succeeded'
-      RETURNING "id"::text AS "id"`;
+      RETURNING "id"::text AS "id"`);
     return rows.length === 1;
   }
 
   /** The unexpired session `id` of this registry and repository (no lock: status requests). */
   async find(registryId: string, repositoryName: string, id: string): Promise<UploadSession | undefined> {
-    const rows = await this.db.$queryRaw<SessionRow[]>`
+    const rows = await this.db.rows<SessionRow>(sql`
       SELECT "id"::text AS "id", "repositoryName", "storageKey", "offset", "parts" FROM "Upload"
-      WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "repositoryName" = ${repositoryName} AND "expiresAt" > now()`;
+      WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "repositoryName" = ${repositoryName} AND "expiresAt" > now()`);
     return toSession(rows[0]);
   }
 
@@ -74,14 +74,14 @@ export class UploadRepository {
     registryId: string,
     repositoryName: string,
     id: string,
-    work: (tx: Tx, session: UploadSession) => Promise<T>,
+    work: (tx: SqlClient, session: UploadSession) => Promise<T>,
   ): Promise<{ value: T } | undefined> {
-    return this.sessions.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<SessionRow[]>`
+    return this.sessions.transaction(async (tx) => {
+      const rows = await tx.rows<SessionRow>(sql`
         SELECT "id"::text AS "id", "repositoryName", "storageKey", "offset", "parts" FROM "Upload"
         WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "repositoryName" = ${repositoryName}
           AND "expiresAt" > statement_timestamp()
-        FOR UPDATE`;
+        FOR UPDATE`);
       const session = toSession(rows[0]);
       if (!session) return undefined;
       return { value: await work(tx, session) };
@@ -93,17 +93,17 @@ export class UploadRepository {
    * active upload does not expire). statement_timestamp(), not now(): the
    * transaction may have started long ago, when the chunk began to stream.
    */
-  async advance(tx: Tx, registryId: string, id: string, fromOffset: number, toOffset: number, parts: UploadParts): Promise<boolean> {
-    const count = await tx.$executeRaw`
+  async advance(tx: SqlClient, registryId: string, id: string, fromOffset: number, toOffset: number, parts: UploadParts): Promise<boolean> {
+    const count = await tx.execute(sql`
       UPDATE "Upload" SET "offset" = ${BigInt(toOffset)}, "parts" = ${JSON.stringify(parts)}::jsonb, "updatedAt" = statement_timestamp(),
              "expiresAt" = statement_timestamp() + make_interval(secs => ${this.expirySeconds})
-      WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "offset" = ${BigInt(fromOffset)}`;
+      WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid AND "offset" = ${BigInt(fromOffset)}`);
     return count === 1;
   }
 
   /** Deletes a session (idempotent); through `tx` when the caller holds its row. */
-  async delete(registryId: string, id: string, tx?: Tx): Promise<boolean> {
-    const count = await (tx ?? this.db).$executeRaw`DELETE FROM "Upload" WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid`;
+  async delete(registryId: string, id: string, tx?: SqlClient): Promise<boolean> {
+    const count = await (tx ?? this.db).execute(sql`DELETE FROM "Upload" WHERE "id" = ${id}::uuid AND "registryId" = ${registryId}::uuid`);
     return count === 1;
   }
 }

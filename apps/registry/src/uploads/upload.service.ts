@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { Tx } from '@berth/db';
+import { SqlUnavailableError, type SqlClient } from '@berth/db';
 import { Digester, OciError, type DigestAlgorithm, type ParsedDigest } from '@berth/oci';
 import { blobKey, StorageError, type BlobStore } from '@berth/storage';
 import type { BlobRepository } from '../blobs/blob.repository';
@@ -215,14 +215,15 @@ export class UploadService {
     registry: RegistryInfo,
     repositoryName: string,
     uploadId: string,
-    work: (tx: Tx, session: UploadSession) => Promise<T | Discarded>,
+    work: (tx: SqlClient, session: UploadSession) => Promise<T | Discarded>,
   ): Promise<T> {
     let outcome: { value: T | Discarded } | undefined;
     try {
       outcome = UUID_PATTERN.test(uploadId) ? await this.uploads.withLockedSession(registry.id, repositoryName, uploadId, work) : undefined;
     } catch (error) {
-      if (isTransactionStartTimeout(error)) {
-        throw new OciError('UNAVAILABLE', { message: 'too many uploads in progress, retry later', headers: { 'Retry-After': '5' } });
+      if (error instanceof SqlUnavailableError) {
+        const message = error.reason === 'no-connection' ? 'too many uploads in progress, retry later' : 'the chunk took too long; resume the upload';
+        throw new OciError('UNAVAILABLE', { message, headers: { 'Retry-After': '5' } });
       }
       throw error;
     }
@@ -241,7 +242,7 @@ export class UploadService {
    * `session` in place). `contentLength` (when known) lets an oversized layer
    * be refused before its bytes flow.
    */
-  private async append(tx: Tx, registry: RegistryInfo, session: UploadSession, chunk: UploadChunk): Promise<Discarded | undefined> {
+  private async append(tx: SqlClient, registry: RegistryInfo, session: UploadSession, chunk: UploadChunk): Promise<Discarded | undefined> {
     const { contentLength, range } = chunk;
     if (range !== undefined) {
       if (range === 'invalid' || range.start !== session.offset) throw this.rangeInvalid(session);
@@ -316,7 +317,7 @@ export class UploadService {
   }
 
   /** Removes a locked session's row in its transaction; the object goes after the commit (see `locked`). */
-  private async discardLocked(tx: Tx, registry: RegistryInfo, session: UploadSession, error: OciError | undefined): Promise<Discarded> {
+  private async discardLocked(tx: SqlClient, registry: RegistryInfo, session: UploadSession, error: OciError | undefined): Promise<Discarded> {
     this.hashes.drop(session.id);
     await this.uploads.delete(registry.id, session.id, tx);
     return new Discarded(session.storageKey, error);
@@ -337,9 +338,4 @@ export class UploadService {
       this.log.warn({ err: error, key }, 'could not delete upload object');
     }
   }
-}
-
-/** Prisma's transaction API error (P2028): the transaction could not start in time (the session pool is busy) or outlived its timeout. */
-function isTransactionStartTimeout(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2028';
 }

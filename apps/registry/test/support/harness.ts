@@ -49,7 +49,7 @@ export async function startHarness(env: Record<string, string> = {}, deps: Parti
   const redisKeyPrefix = `test:registry:${randomUUID()}:`;
 
   const start = async (): Promise<{ server: RegistryServer; port: number }> => {
-    const server = await createRegistryServer(config, { db, redis, redisKeyPrefix, registryCacheTtlMs: 0, ...deps });
+    const server = await createRegistryServer(config, { redis, redisKeyPrefix, registryCacheTtlMs: 0, ...deps });
     await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
     return { server, port: (server.server.address() as AddressInfo).port };
   };
