@@ -17,6 +17,9 @@ interface SessionRow {
   parts: unknown;
 }
 
+/** Session bookkeeping a database crash may lose without harm (see `create` and `withLockedSession`). */
+const ASYNC_COMMIT: TransactionOptions = { synchronousCommit: false };
+
 /** The longest a chunk may stream while its session is locked (Node timers cap at ~24.8 days). */
 const MAX_LOCK_MS = 24 * 3600 * 1000;
 
@@ -45,14 +48,19 @@ export class UploadRepository {
     this.lockOptions = { timeoutMs: Math.min(expirySeconds * 1000, MAX_LOCK_MS) };
   }
 
-  /** Creates a session; false when the registry is no longer serving (being deleted). */
+  /**
+   * Creates a session; false when the registry is no longer serving (being
+   * deleted). Committed without waiting for the WAL flush: a session lost to
+   * a database crash answers BLOB_UPLOAD_UNKNOWN and the client starts over,
+   * as it would after the session expired.
+   */
   async create(registryId: string, session: { id: string; repositoryName: string; storageKey: string }): Promise<boolean> {
-    const rows = await this.db.rows<{ id: string }>(sql`
+    const rows = await this.db.transaction((tx) => tx.rows<{ id: string }>(sql`
       INSERT INTO "Upload" ("id", "registryId", "repositoryName", "storageKey", "createdAt", "updatedAt", "expiresAt")
       SELECT ${session.id}::uuid, r."id", ${session.repositoryName}, ${session.storageKey}, now(), now(),
              now() + make_interval(secs => ${this.expirySeconds})
       FROM "Registry" r WHERE r."id" = ${registryId}::uuid AND r."provisioningState" = 'Succeeded'
-      RETURNING "id"::text AS "id"`);
+      RETURNING "id"::text AS "id"`), ASYNC_COMMIT);
     return rows.length === 1;
   }
 
@@ -69,12 +77,18 @@ export class UploadRepository {
    * UPDATE (waiting for a request that holds it). Undefined when there is no
    * such session. What `work` writes through `tx` commits with it; an
    * exception rolls it all back.
+   *
+   * `durable: false` (PATCH) commits without waiting for the WAL flush: a
+   * database crash may then forget the last chunks' progress, and the
+   * client's next chunk is answered 416 with the recorded offset, so nothing
+   * wrong is ever stored. Completion (PUT) always commits durably.
    */
   async withLockedSession<T>(
     registryId: string,
     repositoryName: string,
     id: string,
     work: (tx: SqlClient, session: UploadSession) => Promise<T>,
+    durable = true,
   ): Promise<{ value: T } | undefined> {
     return this.sessions.transaction(async (tx) => {
       const rows = await tx.rows<SessionRow>(sql`
@@ -85,7 +99,7 @@ export class UploadRepository {
       const session = toSession(rows[0]);
       if (!session) return undefined;
       return { value: await work(tx, session) };
-    }, this.lockOptions);
+    }, durable ? this.lockOptions : { ...this.lockOptions, ...ASYNC_COMMIT });
   }
 
   /**

@@ -125,13 +125,14 @@ export class UploadService {
 
   /** Appends a chunk (PATCH); returns the session at its new offset. */
   async patch(registry: RegistryInfo, repositoryName: string, uploadId: string, chunk: UploadChunk | undefined): Promise<UploadSession> {
-    return this.locked(registry, repositoryName, uploadId, async (tx, session) => {
+    const appended = async (tx: SqlClient, session: UploadSession) => {
       if (chunk) {
         const discarded = await this.append(tx, registry, session, chunk);
         if (discarded) return discarded;
       }
       return session;
-    });
+    };
+    return this.locked(registry, repositoryName, uploadId, appended, false);
   }
 
   /**
@@ -145,36 +146,69 @@ export class UploadService {
         const discarded = await this.append(tx, registry, session, chunk);
         if (discarded) return discarded;
       }
+      const cached = this.hashes.take(session.id, session.offset, digest.algorithm);
+      if (cached) {
+        // The flush to durable storage (an fsync of the tail, or the block
+        // list commit) runs while the digest is checked and the metadata is
+        // written; the transaction commits only after it (see `durably`).
+        const flush = this.store.completeUpload(session.storageKey, session.parts);
+        return this.durably(flush, () => this.commitVerified(tx, registry, session, digest, cached));
+      }
       await this.store.completeUpload(session.storageKey, session.parts);
-      let digester = this.hashes.take(session.id, session.offset, digest.algorithm);
-      if (!digester) {
-        digester = await this.rehash(session, digest.algorithm);
-        // Bytes a crashed append left past the recorded offset must not become part of the blob.
-        const stored = await this.store.stat(session.storageKey);
-        if ((stored?.size ?? 0) !== session.offset) {
-          return this.discardLocked(tx, registry, session, new OciError('BLOB_UPLOAD_INVALID', { message: 'stored upload does not match its recorded size; restart the upload' }));
-        }
+      const digester = await this.rehash(session, digest.algorithm);
+      // Bytes a crashed append left past the recorded offset must not become part of the blob.
+      const stored = await this.store.stat(session.storageKey);
+      if ((stored?.size ?? 0) !== session.offset) {
+        return this.discardLocked(tx, registry, session, new OciError('BLOB_UPLOAD_INVALID', { message: 'stored upload does not match its recorded size; restart the upload' }));
       }
-      const actual = digester.digest();
-      if (actual !== digest.digest) {
-        return this.discardLocked(tx, registry, session, new OciError('DIGEST_INVALID', { detail: { expected: digest.digest, actual } }));
-      }
-      const result = await this.blobs.commitUpload(tx, {
-        registryId: registry.id,
-        repositoryName: session.repositoryName,
-        uploadId: session.id,
-        digest: digest.digest,
-        size: session.offset,
-        storageKey: session.storageKey,
-        quotaBytes: registry.sku.includedStorageBytes,
-      });
-      if (result.kind === 'quota-exceeded') {
-        return this.discardLocked(tx, registry, session, storageQuotaExceeded(registry, result.usedBytes, session.offset));
-      }
-      return { deduplicated: result.kind === 'deduplicated', storageKey: session.storageKey };
+      return this.commitVerified(tx, registry, session, digest, digester);
     });
     // After the commit: the registry's existing copy is the blob, these bytes are spare.
     if (committed.deduplicated) await this.deleteObject(committed.storageKey);
+  }
+
+  /** Checks the digest of the complete upload and records the blob in the locked session's transaction. */
+  private async commitVerified(
+    tx: SqlClient,
+    registry: RegistryInfo,
+    session: UploadSession,
+    digest: ParsedDigest,
+    digester: Digester,
+  ): Promise<{ deduplicated: boolean; storageKey: string } | Discarded> {
+    const actual = digester.digest();
+    if (actual !== digest.digest) {
+      return this.discardLocked(tx, registry, session, new OciError('DIGEST_INVALID', { detail: { expected: digest.digest, actual } }));
+    }
+    const result = await this.blobs.commitUpload(tx, {
+      registryId: registry.id,
+      repositoryName: session.repositoryName,
+      uploadId: session.id,
+      digest: digest.digest,
+      size: session.offset,
+      storageKey: session.storageKey,
+      quotaBytes: registry.sku.includedStorageBytes,
+    });
+    if (result.kind === 'quota-exceeded') {
+      return this.discardLocked(tx, registry, session, storageQuotaExceeded(registry, result.usedBytes, session.offset));
+    }
+    return { deduplicated: result.kind === 'deduplicated', storageKey: session.storageKey };
+  }
+
+  /**
+   * Runs `work` while `flush` is in flight and settles only after both: the
+   * caller's transaction never commits metadata for bytes that are not yet
+   * durable, and an object is never deleted while its flush still runs.
+   */
+  private async durably<T>(flush: Promise<void>, work: () => Promise<T>): Promise<T> {
+    let value: T;
+    try {
+      value = await work();
+    } catch (error) {
+      await flush.catch(() => undefined);
+      throw error;
+    }
+    await flush;
+    return value;
   }
 
   /** Single request upload (`POST ?digest=`): session, body and completion in one go. */
@@ -208,18 +242,20 @@ export class UploadService {
 
   /**
    * Runs `work` with the session locked; BLOB_UPLOAD_UNKNOWN when it does
-   * not exist or expired. A `Discarded` outcome commits the session's removal,
-   * then deletes its object and throws its error.
+   * not exist or expired. A `Discarded` outcome commits the session's
+   * removal, then deletes its object and throws its error. `durable: false`
+   * only for progress (PATCH): see UploadRepository.withLockedSession.
    */
   private async locked<T>(
     registry: RegistryInfo,
     repositoryName: string,
     uploadId: string,
     work: (tx: SqlClient, session: UploadSession) => Promise<T | Discarded>,
+    durable = true,
   ): Promise<T> {
     let outcome: { value: T | Discarded } | undefined;
     try {
-      outcome = UUID_PATTERN.test(uploadId) ? await this.uploads.withLockedSession(registry.id, repositoryName, uploadId, work) : undefined;
+      outcome = UUID_PATTERN.test(uploadId) ? await this.uploads.withLockedSession(registry.id, repositoryName, uploadId, work, durable) : undefined;
     } catch (error) {
       if (error instanceof SqlUnavailableError) {
         const message = error.reason === 'no-connection' ? 'too many uploads in progress, retry later' : 'the chunk took too long; resume the upload';
