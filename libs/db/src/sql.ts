@@ -157,6 +157,12 @@ export interface SqlPoolOptions {
   connectionTimeoutMs?: number;
   /** Shown in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * How long an unused connection stays open. Default 60 s (pg's own is
+   * 10 s): a burst of pushes a little while after the last one should not
+   * pay for new backends (each costs a fork and cold catalog caches).
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -173,6 +179,7 @@ export class SqlPool implements SqlClient {
       connectionString: databaseUrl,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+      idleTimeoutMillis: options.idleTimeoutMs ?? 60_000,
       application_name: options.applicationName,
       types: sqlTypes,
     });
