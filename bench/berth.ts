@@ -91,7 +91,7 @@ export interface BerthTarget extends Target {
 export async function startBerth(
   workDir: string,
   cleanup: Cleanup,
-  options: { cpuProfileDir: string | undefined; logLevel?: string; nodeFlags?: string[]; log: (line: string) => void },
+  options: { cpuProfileDir: string | undefined; logLevel?: string; nodeFlags?: string[]; env?: Record<string, string>; log: (line: string) => void },
 ): Promise<BerthTarget> {
   const database = await createDatabase(cleanup, options.log);
   const storage = path.join(workDir, 'berth-storage');
@@ -111,6 +111,7 @@ export async function startBerth(
     MANAGEMENT_PORT: String(managementPort),
     REGISTRY_PORT: String(registryPort),
     LOG_LEVEL: options.logLevel ?? 'warn',
+    ...options.env,
   });
 
   // The production build, run the way the images run it: no TypeScript

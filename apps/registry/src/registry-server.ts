@@ -35,6 +35,7 @@ import { ReferrerRepository } from './referrers/referrer.repository';
 import { RegistryRepository } from './registries/registry.repository';
 import { RegistryResolver } from './registries/registry-resolver';
 import { RepositoryRepository } from './repositories/repository.repository';
+import { HashOffload } from './uploads/hash-offload';
 import { UploadHashCache } from './uploads/upload-hash-cache';
 import { UploadController } from './uploads/upload.controller';
 import { UploadRepository } from './uploads/upload.repository';
@@ -121,6 +122,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   const authenticator = new RequestAuthenticator(tokens, identities);
   const blobs = new BlobRepository(db);
   const hashes = new UploadHashCache();
+  const offload = new HashOffload(config.uploads.hashThreads);
   const sweeper = setInterval(() => hashes.sweep(), 5 * 60 * 1000);
   sweeper.unref();
   const uploads = new UploadService(
@@ -130,6 +132,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     registries,
     store,
     hashes,
+    offload,
     metrics,
     log,
   );
@@ -259,6 +262,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
       });
       await rateLimiter?.close(); // its last counts reach Redis before the connection goes
       if (ownsRedis && redis) redis.disconnect();
+      await offload.close();
       await uploadSessions.close();
       await db.close();
     })());

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
 /**
@@ -26,7 +27,11 @@ export interface BerthConfig {
   trustedProxies: string[];
   logLevel: LogLevel;
   tokens: { accessTtlSeconds: number; refreshTtlSeconds: number };
-  uploads: { expirySeconds: number };
+  uploads: {
+    expirySeconds: number;
+    /** Threads hashing upload bytes off the event loop (0: hash on it). */
+    hashThreads: number;
+  };
   gc: { graceSeconds: number };
   worker: {
     /** Port of the worker's /metrics, /healthz and /readyz. */
@@ -176,7 +181,11 @@ export function loadConfig(env: Env = process.env): BerthConfig {
       accessTtlSeconds: int('BERTH_ACCESS_TOKEN_TTL', 300, 30, 86400),
       refreshTtlSeconds: int('BERTH_REFRESH_TOKEN_TTL', 3 * 3600, 300, 30 * 86400),
     },
-    uploads: { expirySeconds: int('BERTH_UPLOAD_EXPIRY', 24 * 3600, 60, 30 * 86400) },
+    uploads: {
+      expirySeconds: int('BERTH_UPLOAD_EXPIRY', 24 * 3600, 60, 30 * 86400),
+      // Default: every core but one (the event loop's), at most 4.
+      hashThreads: int('BERTH_UPLOAD_HASH_THREADS', Math.min(4, Math.max(1, availableParallelism() - 1)), 0, 64),
+    },
     gc: { graceSeconds: int('BERTH_GC_GRACE', 3600, 0, 30 * 86400) },
     worker: {
       metricsPort: int('BERTH_WORKER_METRICS_PORT', 9464, 0, 65535),

@@ -1,14 +1,15 @@
-import type { Digester, DigestAlgorithm } from '@berth/oci';
+import type { DigestAlgorithm } from '@berth/oci';
+import type { RunningDigest } from './hash-offload';
 
 interface Entry {
-  digester: Digester;
+  digester: RunningDigest;
   touchedAt: number;
 }
 
 /**
  * Running digests of uploads this process is streaming: the fast path that
  * verifies a chunked upload without reading it back. An entry is valid only
- * for the exact offset it has hashed (Digester.size); after a restart, or
+ * for the exact offset it has hashed (RunningDigest.size); after a restart, or
  * when the previous chunk went to another replica, the caller re-hashes the
  * stored bytes instead. `take` removes the entry, so two requests can never
  * feed one hash at the same time.
@@ -22,19 +23,24 @@ export class UploadHashCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  take(uploadId: string, offset: number, algorithm: DigestAlgorithm): Digester | undefined {
+  take(uploadId: string, offset: number, algorithm: DigestAlgorithm): RunningDigest | undefined {
     const entry = this.entries.get(uploadId);
     if (!entry) return undefined;
     this.entries.delete(uploadId);
-    return entry.digester.size === offset && entry.digester.algorithm === algorithm ? entry.digester : undefined;
+    if (entry.digester.size === offset && entry.digester.algorithm === algorithm) return entry.digester;
+    entry.digester.dispose?.();
+    return undefined;
   }
 
-  put(uploadId: string, digester: Digester): void {
+  put(uploadId: string, digester: RunningDigest): void {
     if (this.entries.size >= this.maxEntries) this.sweep(true);
+    const previous = this.entries.get(uploadId)?.digester;
+    if (previous && previous !== digester) previous.dispose?.();
     this.entries.set(uploadId, { digester, touchedAt: this.now() });
   }
 
   drop(uploadId: string): void {
+    this.entries.get(uploadId)?.digester.dispose?.();
     this.entries.delete(uploadId);
   }
 
@@ -45,12 +51,12 @@ export class UploadHashCache {
   /** Forgets idle entries (abandoned uploads); with `force`, the oldest half too when still full. */
   sweep(force = false): void {
     const cutoff = this.now() - this.idleMs;
-    for (const [id, entry] of this.entries) if (entry.touchedAt < cutoff) this.entries.delete(id);
+    for (const [id, entry] of this.entries) if (entry.touchedAt < cutoff) this.drop(id);
     if (force && this.entries.size >= this.maxEntries) {
       let excess = Math.ceil(this.entries.size / 2);
       for (const id of this.entries.keys()) {
         if (excess-- <= 0) break;
-        this.entries.delete(id);
+        this.drop(id);
       }
     }
   }

@@ -10,6 +10,7 @@ import type { RegistryMetrics } from '../observability/metrics';
 import type { RegistryInfo } from '../registries/registry-info';
 import type { RegistryRepository } from '../registries/registry.repository';
 import type { RepositoryRepository } from '../repositories/repository.repository';
+import type { HashOffload, RunningDigest } from './hash-offload';
 import type { UploadHashCache } from './upload-hash-cache';
 import type { UploadRepository, UploadSession } from './upload.repository';
 
@@ -21,7 +22,7 @@ class UploadMeter extends Transform {
   exceeded = false;
 
   constructor(
-    private readonly digester: Digester,
+    private readonly digester: RunningDigest,
     private readonly limit: number,
   ) {
     super();
@@ -34,8 +35,10 @@ class UploadMeter extends Transform {
       callback(new LimitExceeded('layer size limit exceeded'));
       return;
     }
-    this.digester.update(chunk);
-    callback(null, chunk);
+    const wait = this.digester.update(chunk);
+    // The hashing thread is behind: hold this chunk (and so the request) until it catches up.
+    if (wait instanceof Promise) wait.then(() => callback(null, chunk), callback);
+    else callback(null, chunk);
   }
 }
 
@@ -101,6 +104,7 @@ export class UploadService {
     private readonly registries: RegistryRepository,
     private readonly store: BlobStore,
     private readonly hashes: UploadHashCache,
+    private readonly offload: HashOffload,
     private readonly metrics: RegistryMetrics,
     private readonly log: Logger,
   ) {}
@@ -147,35 +151,38 @@ export class UploadService {
         if (discarded) return discarded;
       }
       const cached = this.hashes.take(session.id, session.offset, digest.algorithm);
-      if (cached) {
-        // The flush to durable storage (an fsync of the tail, or the block
-        // list commit) runs while the digest is checked and the metadata is
-        // written; the transaction commits only after it (see `durably`).
-        const flush = this.store.completeUpload(session.storageKey, session.parts);
-        return this.durably(flush, () => this.commitVerified(tx, registry, session, digest, cached));
-      }
-      await this.store.completeUpload(session.storageKey, session.parts);
-      const digester = await this.rehash(session, digest.algorithm);
-      // Bytes a crashed append left past the recorded offset must not become part of the blob.
-      const stored = await this.store.stat(session.storageKey);
-      if ((stored?.size ?? 0) !== session.offset) {
-        return this.discardLocked(tx, registry, session, new OciError('BLOB_UPLOAD_INVALID', { message: 'stored upload does not match its recorded size; restart the upload' }));
-      }
-      return this.commitVerified(tx, registry, session, digest, digester);
+      // The flush to durable storage (an fsync of the tail, or the block list
+      // commit) runs while the digest is checked and the metadata is written;
+      // the transaction commits only after it (see `durably`).
+      const flush = this.store.completeUpload(session.storageKey, session.parts);
+      return this.durably(flush, async () => {
+        let actual = cached ? await settledDigest(cached) : undefined;
+        if (actual === undefined) {
+          // Not hashed by this process (restart, another replica) or its hashing thread failed: read the bytes back.
+          await flush;
+          const digester = await this.rehash(session, digest.algorithm);
+          // Bytes a crashed append left past the recorded offset must not become part of the blob.
+          const stored = await this.store.stat(session.storageKey);
+          if ((stored?.size ?? 0) !== session.offset) {
+            return this.discardLocked(tx, registry, session, new OciError('BLOB_UPLOAD_INVALID', { message: 'stored upload does not match its recorded size; restart the upload' }));
+          }
+          actual = digester.digest();
+        }
+        return this.commitVerified(tx, registry, session, digest, actual);
+      });
     });
     // After the commit: the registry's existing copy is the blob, these bytes are spare.
     if (committed.deduplicated) await this.deleteObject(committed.storageKey);
   }
 
-  /** Checks the digest of the complete upload and records the blob in the locked session's transaction. */
+  /** Checks the digest of the complete upload (`actual`) and records the blob in the locked session's transaction. */
   private async commitVerified(
     tx: SqlClient,
     registry: RegistryInfo,
     session: UploadSession,
     digest: ParsedDigest,
-    digester: Digester,
+    actual: string,
   ): Promise<{ deduplicated: boolean; storageKey: string } | Discarded> {
-    const actual = digester.digest();
     if (actual !== digest.digest) {
       return this.discardLocked(tx, registry, session, new OciError('DIGEST_INVALID', { detail: { expected: digest.digest, actual } }));
     }
@@ -292,6 +299,28 @@ export class UploadService {
       return this.discardLocked(tx, registry, session, layerTooLarge(registry));
     }
     const digester = await this.digesterAt(session, 'sha256');
+    let kept = false;
+    try {
+      const discarded = await this.appendHashed(tx, registry, session, chunk, digester);
+      if (!discarded) {
+        this.hashes.put(session.id, digester);
+        kept = true;
+      }
+      return discarded;
+    } finally {
+      if (!kept) digester.dispose?.();
+    }
+  }
+
+  /** `append` once the session's running digest is at hand. */
+  private async appendHashed(
+    tx: SqlClient,
+    registry: RegistryInfo,
+    session: UploadSession,
+    chunk: UploadChunk,
+    digester: RunningDigest,
+  ): Promise<Discarded | undefined> {
+    const maxLayer = registry.sku.maxLayerBytes;
     const body = chunk.body();
     const meter = new UploadMeter(digester, maxLayer - session.offset);
     // The meter can fail before the driver starts reading it; the failure is
@@ -327,7 +356,6 @@ export class UploadService {
     }
     session.offset = result.size;
     session.parts = result.parts;
-    this.hashes.put(session.id, digester);
     return undefined;
   }
 
@@ -336,9 +364,16 @@ export class UploadService {
     if (flags && !flags.writeEnabled) throw lockedError(`repository ${repositoryName}`, 'writeEnabled');
   }
 
-  /** A digester positioned at the session's offset: from this process's cache, else by reading the stored bytes. */
-  private async digesterAt(session: UploadSession, algorithm: DigestAlgorithm): Promise<Digester> {
-    return this.hashes.take(session.id, session.offset, algorithm) ?? (await this.rehash(session, algorithm));
+  /**
+   * A digest positioned at the session's offset: from this process's cache,
+   * a new one for a new upload (HashOffload decides where it runs), else by
+   * reading the stored bytes (on this thread: restarts and replica changes
+   * are rare).
+   */
+  private async digesterAt(session: UploadSession, algorithm: DigestAlgorithm): Promise<RunningDigest> {
+    const cached = this.hashes.take(session.id, session.offset, algorithm);
+    if (cached) return cached;
+    return session.offset === 0 ? this.offload.start(algorithm) : this.rehash(session, algorithm);
   }
 
   private async rehash(session: UploadSession, algorithm: DigestAlgorithm): Promise<Digester> {
@@ -373,5 +408,16 @@ export class UploadService {
       // Unreferenced bytes are garbage collection's to reclaim; the request itself succeeded.
       this.log.warn({ err: error, key }, 'could not delete upload object');
     }
+  }
+}
+
+/** The digest a running digest computed, or undefined when its hashing thread failed (the caller re-hashes). */
+async function settledDigest(digester: RunningDigest): Promise<string | undefined> {
+  try {
+    return await digester.digest();
+  } catch {
+    return undefined;
+  } finally {
+    digester.dispose?.();
   }
 }

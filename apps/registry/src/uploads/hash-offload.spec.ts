@@ -1,0 +1,114 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Digester } from '@berth/oci';
+import { HashOffload, OffloadedDigest } from './hash-offload';
+
+const sha256 = (parts: Buffer[]) => `sha256:${createHash('sha256').update(Buffer.concat(parts)).digest('hex')}`;
+
+/** Feeds chunks the way UploadMeter does: waits whenever update asks it to. */
+async function feed(digest: { update(chunk: Buffer): unknown }, chunks: Buffer[]): Promise<void> {
+  for (const chunk of chunks) {
+    const wait = digest.update(chunk);
+    if (wait instanceof Promise) await wait;
+  }
+}
+
+function randomChunks(total: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let sent = 0; sent < total; ) {
+    const size = Math.min(total - sent, 1 + Math.floor(Math.random() * 200_000));
+    chunks.push(randomBytes(size));
+    sent += size;
+  }
+  return chunks;
+}
+
+describe('HashOffload', () => {
+  let offload: HashOffload;
+
+  afterEach(async () => {
+    await offload.close();
+  });
+
+  it('computes the same sha256 and sha512 as node:crypto for uneven chunks, empty input included', async () => {
+    offload = new HashOffload(2);
+    const chunks = randomChunks(5 * 1024 * 1024 + 12_345);
+    const digest = offload.create('sha256');
+    await feed(digest, chunks);
+    expect(digest.size).toBe(5 * 1024 * 1024 + 12_345);
+    expect(await digest.digest()).toBe(sha256(chunks));
+
+    const sha512 = offload.create('sha512');
+    await feed(sha512, chunks.slice(0, 3));
+    expect(await sha512.digest()).toBe(`sha512:${createHash('sha512').update(Buffer.concat(chunks.slice(0, 3))).digest('hex')}`);
+
+    expect(await offload.create('sha256').digest()).toBe(sha256([]));
+  });
+
+  it('keeps going after a digest is taken, as a chunked upload does between PATCHes', async () => {
+    offload = new HashOffload(1);
+    const [first, second] = [randomChunks(1_500_000), randomChunks(700_000)];
+    const digest = offload.create('sha256');
+    await feed(digest, first);
+    expect(await digest.digest()).toBe(sha256(first));
+    await feed(digest, second);
+    expect(await digest.digest()).toBe(sha256([...first, ...second]));
+  });
+
+  it('keeps concurrent digests apart across threads', async () => {
+    offload = new HashOffload(2);
+    const inputs = Array.from({ length: 6 }, () => randomChunks(2 * 1024 * 1024 + 99));
+    const digests = inputs.map(() => offload.create('sha256'));
+    await Promise.all(inputs.map((chunks, index) => feed(digests[index]!, chunks)));
+    expect(await Promise.all(digests.map((digest) => digest.digest()))).toEqual(inputs.map(sha256));
+  });
+
+  it('bounds the bytes queued to the workers: update asks the sender to wait', async () => {
+    const budget = 3 * 1024 * 1024;
+    offload = new HashOffload(1, budget);
+    const digest = offload.create('sha256');
+    let waited = 0;
+    let peak = 0;
+    for (const chunk of randomChunks(40 * 1024 * 1024)) {
+      const wait = digest.update(chunk);
+      peak = Math.max(peak, offload.bytesInFlight);
+      if (wait) {
+        waited += 1;
+        await wait;
+      }
+    }
+    expect(waited).toBeGreaterThan(0);
+    // At most one batch over the budget is ever queued (the one that crossed it).
+    expect(peak).toBeLessThanOrEqual(budget + 1024 * 1024);
+    await digest.digest();
+    expect(offload.bytesInFlight).toBe(0);
+  });
+
+  it('offloads at most two uploads per thread and hashes the rest inline', () => {
+    offload = new HashOffload(1);
+    const started = [offload.start('sha256'), offload.start('sha256'), offload.start('sha256')];
+    expect(started.map((digest) => digest instanceof OffloadedDigest)).toEqual([true, true, false]);
+    expect(started[2]).toBeInstanceOf(Digester);
+    started[0]!.dispose?.();
+    expect(offload.start('sha256')).toBeInstanceOf(OffloadedDigest);
+
+    const inline = new HashOffload(0);
+    expect(inline.start('sha256')).toBeInstanceOf(Digester);
+  });
+
+  it('fails the digests of a worker that died, so the caller can re-hash, and starts a new worker', async () => {
+    offload = new HashOffload(1);
+    const digest = offload.create('sha256');
+    await feed(digest, randomChunks(3 * 1024 * 1024));
+    const worker = (offload as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]!;
+    await worker.terminate();
+    await expect(digest.digest()).rejects.toThrow(/exited/);
+    expect(offload.bytesInFlight).toBe(0);
+    // Bytes still arriving for the failed digest are accepted without hashing.
+    expect(digest.update(randomBytes(10))).toBeUndefined();
+
+    const fresh = offload.create('sha256');
+    const chunks = randomChunks(1_234_567);
+    await feed(fresh, chunks);
+    expect(await fresh.digest()).toBe(sha256(chunks));
+  });
+});
