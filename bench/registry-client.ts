@@ -195,14 +195,24 @@ export class RegistryClient {
     let location = await this.startUpload(repository);
     for (let start = 0; start < content.size; start += chunkSize) {
       const end = Math.min(start + chunkSize, content.size);
-      const reply = await this.request('PATCH', location, pushScope(repository), {
-        headers: { 'content-type': 'application/octet-stream', 'content-length': end - start, 'content-range': `${start}-${end - 1}` },
-        body: contentBody(content, start, end),
-      });
-      location = this.location(reply, 202, `PATCH ${start}-${end - 1}`);
+      location = await this.patchUpload(location, repository, start, end - start, contentBody(content, start, end));
     }
-    const reply = await this.request('PUT', withDigest(location, content.digest()), pushScope(repository), { headers: { 'content-length': 0 } });
-    expectStatus(reply, 201, `${this.target.label} chunked PUT`);
+    await this.finishUpload(location, repository, content.digest());
+  }
+
+  /** One PATCH of `length` bytes at `start`; returns the next Location. */
+  async patchUpload(location: string, repository: string, start: number, length: number, body: Body): Promise<string> {
+    const reply = await this.request('PATCH', location, pushScope(repository), {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': length, 'content-range': `${start}-${start + length - 1}` },
+      body,
+    });
+    return this.location(reply, 202, `PATCH ${start}-${start + length - 1}`);
+  }
+
+  /** The empty PUT `?digest` that completes an upload. */
+  async finishUpload(location: string, repository: string, digest: string): Promise<void> {
+    const reply = await this.request('PUT', withDigest(location, digest), pushScope(repository), { headers: { 'content-length': 0 } });
+    expectStatus(reply, 201, `${this.target.label} PUT ${digest}`);
   }
 
   /** Small blobs (configs, fixture layers) in one POST+PUT. */

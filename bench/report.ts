@@ -49,6 +49,10 @@ export function metricDefs(sizes: Sizes): MetricDef[] {
     { id: 'push.chunked.huge', label: `Chunked push, ${huge}`, unit: 'MiB/s', better: 'higher', decimals: 1, limit: 'push' },
     { id: 'skopeo.in', label: `skopeo copy in, 3-layer image (3 × ${formatBytes(sizes.skopeoLayer)})`, unit: 's', better: 'lower', decimals: 2 },
     { id: 'skopeo.out', label: 'skopeo copy out, same image', unit: 's', better: 'lower', decimals: 2 },
+    { id: 'small.post', label: `Small push (${formatBytes(sizes.smallLayer)} layer): POST, median`, unit: 'ms', better: 'lower', decimals: 2 },
+    { id: 'small.patch', label: 'Small push: PATCH, median', unit: 'ms', better: 'lower', decimals: 2 },
+    { id: 'small.put', label: 'Small push: PUT ?digest, median', unit: 'ms', better: 'lower', decimals: 2 },
+    { id: 'small.manifest', label: 'Small push: manifest PUT by tag, median', unit: 'ms', better: 'lower', decimals: 2 },
   ];
 }
 

@@ -13,6 +13,7 @@ export const WORKLOAD_IDS = [
   'tags',
   'rss-1g',
   'skopeo',
+  'small-push',
 ] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
@@ -49,6 +50,9 @@ export interface Sizes {
   loadSeconds: number;
   loadClients: number;
   skopeoLayer: number;
+  /** Sequential small-image pushes whose request latencies are timed, and their layer size. */
+  smallPushes: number;
+  smallLayer: number;
   limitHashBytes: number;
   limitDiskBytes: number;
   limitHttpBytes: number;
@@ -81,6 +85,8 @@ export function sizesFor(scale: number): Sizes {
     loadSeconds: Math.max(0.5, 5 * Math.min(scale, 1)),
     loadClients: 64,
     skopeoLayer: scaled(4 * MIB, scale, 16 * 1024),
+    smallPushes: Math.max(3, Math.round(40 * Math.min(scale, 1))),
+    smallLayer: 64 * 1024,
     limitHashBytes: scaled(1024 * MIB, scale, 8 * MIB),
     limitDiskBytes: scaled(512 * MIB, scale, 8 * MIB),
     limitHttpBytes: scaled(1024 * MIB, scale, 8 * MIB),

@@ -5,7 +5,7 @@ import { BlobContent } from './blob-content';
 import { runLoad } from './load';
 import { buildImageLayout, type ImageLayout } from './oci-layout';
 import { runCommand, sampleRss } from './processes';
-import type { RegistryClient } from './registry-client';
+import { sha256, type RegistryClient } from './registry-client';
 import type { Samples } from './report';
 import { MIB, type Sizes, type WorkloadId } from './settings';
 
@@ -79,19 +79,19 @@ const seconds = (startedMs: number) => (performance.now() - startedMs) / 1000;
 const mibPerSecond = (bytes: number, startedMs: number) => bytes / MIB / seconds(startedMs);
 const mib = (bytes: number) => bytes / MIB;
 
-function fixtureImage(layer: Buffer): { config: Buffer; manifest: (configDigest: string, layerDigest: string) => Buffer } {
+function fixtureImage(layer: Buffer): { config: Buffer; manifest: (configDigest: string, layerDigest: string, layerSize?: number) => Buffer } {
   const config = Buffer.from(
     JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } }),
   );
   return {
     config,
-    manifest: (configDigest, layerDigest) =>
+    manifest: (configDigest, layerDigest, layerSize = layer.length) =>
       Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
           mediaType: OCI_MANIFEST,
           config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layerSize }],
         }),
       ),
   };
@@ -319,5 +319,41 @@ export const WORKLOADS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<str
     } finally {
       await rm(out, { recursive: true, force: true });
     }
+  },
+
+  /**
+   * Per-request latency of what a client does for every layer and image,
+   * where the per-request metadata work shows (not bandwidth): sequential
+   * pushes of a small image, each a new layer through POST, one PATCH and an
+   * empty PUT ?digest, then its manifest under a new tag.
+   */
+  async 'small-push'(ctx) {
+    const { client } = ctx.state;
+    const label = client.target.label;
+    const repository = `bench/small-r${ctx.data.round}`;
+    const image = fixtureImage(randomBytes(ctx.sizes.smallLayer));
+    const configDigest = await client.pushBytes(repository, image.config);
+    const times: Record<'post' | 'patch' | 'put' | 'manifest', number[]> = { post: [], patch: [], put: [], manifest: [] };
+    const timed = async <T>(into: number[], step: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      const value = await step();
+      into.push(performance.now() - started);
+      return value;
+    };
+    for (let i = 0; i < ctx.sizes.smallPushes; i += 1) {
+      const layer = randomBytes(ctx.sizes.smallLayer);
+      const layerDigest = sha256(layer);
+      const started = await timed(times.post, () => client.startUpload(repository));
+      const patched = await timed(times.patch, () => client.patchUpload(started, repository, 0, layer.length, layer));
+      await timed(times.put, () => client.finishUpload(patched, repository, layerDigest));
+      const manifest = image.manifest(configDigest, layerDigest, layer.length);
+      await timed(times.manifest, () => client.putManifest(repository, `s${i}`, manifest, OCI_MANIFEST));
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    ctx.samples.add('small.post', label, median(times.post));
+    ctx.samples.add('small.patch', label, median(times.patch));
+    ctx.samples.add('small.put', label, median(times.put));
+    ctx.samples.add('small.manifest', label, median(times.manifest));
+    return `POST ${median(times.post).toFixed(2)} ms, PATCH ${median(times.patch).toFixed(2)} ms, PUT ${median(times.put).toFixed(2)} ms, manifest PUT ${median(times.manifest).toFixed(2)} ms (medians of ${ctx.sizes.smallPushes})`;
   },
 };
