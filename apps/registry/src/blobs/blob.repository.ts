@@ -1,6 +1,5 @@
 import { sql, type SqlClient, type SqlPool } from '@berth/db';
 import { TX_OPTIONS } from '../data/transactions';
-import { lockServingRegistry } from '../registries/registry.repository';
 import { ensureRepository } from '../repositories/repository.repository';
 
 export interface LinkedBlob {
@@ -124,7 +123,6 @@ export class BlobRepository {
     },
   ): Promise<CommitResult> {
     const { registryId, digest, size } = input;
-    await lockServingRegistry(tx, registryId);
     const repository = await ensureRepository(tx, registryId, input.repositoryName);
     // Our storage key is unique to this upload, so a row carrying it is the one we inserted.
     const upserted = await tx.rows<{ id: bigint; inserted: boolean }>(sql`
@@ -162,7 +160,6 @@ export class BlobRepository {
    */
   async mount(registryId: string, fromRepository: string, toRepository: string, digest: string): Promise<{ size: number } | undefined> {
     return this.db.transaction(async (tx) => {
-      await lockServingRegistry(tx, registryId);
       const source = await tx.rows<{ id: bigint; size: bigint; stale: boolean }>(sql`
         SELECT b."id", b."size", b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
         FROM "Repository" r

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlPool } from '@berth/db';
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
 import { TX_OPTIONS } from '../data/transactions';
-import { touchIfStale } from '../blobs/blob.repository';
-import { lockServingRegistry } from '../registries/registry.repository';
+import { LAST_USED_REFRESH_SECONDS, touchIfStale } from '../blobs/blob.repository';
 import { ensureRepository } from '../repositories/repository.repository';
 
 export interface StoredManifest {
@@ -107,14 +106,13 @@ export class ManifestRepository {
     const { registryId, digest } = manifest;
     await this.db.transaction(async (tx) => {
       const now = new Date();
-      await lockServingRegistry(tx, registryId);
       const repository = await ensureRepository(tx, registryId, manifest.repositoryName);
       if (!repository.writeEnabled) throw new ManifestWriteRefused('repository-locked');
 
       let blobIds: bigint[] = [];
       if (manifest.blobDigests.length > 0) {
-        const blobs = await tx.rows<{ id: bigint; digest: string }>(sql`
-          SELECT b."id", b."digest"
+        const blobs = await tx.rows<{ id: bigint; digest: string; stale: boolean }>(sql`
+          SELECT b."id", b."digest", b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
           FROM "Blob" b
           JOIN "RepositoryBlob" rb ON rb."blobId" = b."id" AND rb."repositoryId" = ${repository.id}::uuid
           WHERE b."registryId" = ${registryId}::uuid AND b."digest" = ANY(${manifest.blobDigests}::text[])
@@ -124,7 +122,7 @@ export class ManifestRepository {
         const missing = manifest.blobDigests.filter((blobDigest) => !found.has(blobDigest));
         if (missing.length > 0) throw new ManifestWriteRefused('missing-blobs', missing);
         blobIds = blobs.map((blob) => blob.id);
-        await touchIfStale(tx, blobIds);
+        await touchIfStale(tx, blobs.filter((blob) => blob.stale).map((blob) => blob.id));
       }
 
       let childIds: bigint[] = [];
@@ -139,40 +137,47 @@ export class ManifestRepository {
       }
 
       await lockDigest(tx, registryId, digest);
+      // One statement for a new manifest: its row, its blob and child
+      // references, and the registry's usage when no other repository holds
+      // the digest (the NOT EXISTS reads the snapshot from before this
+      // statement, so it sees other rows only; the digest lock above keeps
+      // concurrent writers of the digest out). Nothing happens for a manifest
+      // the repository already has.
       const inserted = await tx.rows<{ id: bigint }>(sql`
-        INSERT INTO "Manifest" ("registryId", "repositoryId", "digest", "mediaType", "artifactType", "size", "payload",
-                                "subjectDigest", "configDigest", "configMediaType", "architecture", "os", "annotations",
-                                "createdAt", "updatedAt")
-        VALUES (${registryId}::uuid, ${repository.id}::uuid, ${digest}, ${manifest.mediaType}, ${manifest.artifactType ?? null},
-                ${manifest.payload.length}, ${manifest.payload}, ${manifest.subjectDigest ?? null}, ${manifest.configDigest ?? null},
-                ${manifest.configMediaType ?? null}, ${manifest.architecture ?? null}, ${manifest.os ?? null},
-                ${manifest.annotations ? JSON.stringify(manifest.annotations) : null}::jsonb, ${now}, ${now})
-        ON CONFLICT ("repositoryId", "digest") DO NOTHING
-        RETURNING "id"`);
+        WITH m AS (
+          INSERT INTO "Manifest" ("registryId", "repositoryId", "digest", "mediaType", "artifactType", "size", "payload",
+                                  "subjectDigest", "configDigest", "configMediaType", "architecture", "os", "annotations",
+                                  "createdAt", "updatedAt")
+          VALUES (${registryId}::uuid, ${repository.id}::uuid, ${digest}, ${manifest.mediaType}, ${manifest.artifactType ?? null},
+                  ${manifest.payload.length}, ${manifest.payload}, ${manifest.subjectDigest ?? null}, ${manifest.configDigest ?? null},
+                  ${manifest.configMediaType ?? null}, ${manifest.architecture ?? null}, ${manifest.os ?? null},
+                  ${manifest.annotations ? JSON.stringify(manifest.annotations) : null}::jsonb, ${now}, ${now})
+          ON CONFLICT ("repositoryId", "digest") DO NOTHING
+          RETURNING "id"
+        ), blobs AS (
+          INSERT INTO "ManifestBlob" ("manifestId", "blobId")
+          SELECT m."id", b FROM m, unnest(${blobIds}::bigint[]) AS b
+          ON CONFLICT DO NOTHING
+        ), children AS (
+          INSERT INTO "ManifestReference" ("parentId", "childId")
+          SELECT m."id", c FROM m, unnest(${childIds}::bigint[]) AS c
+          ON CONFLICT DO NOTHING
+        ), usage AS (
+          UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(manifest.payload.length)}
+          WHERE "id" = ${registryId}::uuid AND EXISTS (SELECT 1 FROM m)
+            AND NOT EXISTS (SELECT 1 FROM "Manifest" x WHERE x."registryId" = ${registryId}::uuid AND x."digest" = ${digest})
+        )
+        SELECT "id" FROM m`);
       let manifestId: bigint;
+      const isNew = inserted[0] !== undefined;
       if (inserted[0]) {
         manifestId = inserted[0].id;
-        const elsewhere = await tx.rows<{ one: number }>(sql`
-          SELECT 1 AS "one" FROM "Manifest" WHERE "registryId" = ${registryId}::uuid AND "digest" = ${digest} AND "id" <> ${manifestId} LIMIT 1`);
-        if (!elsewhere[0]) {
-          await tx.execute(sql`UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(manifest.payload.length)} WHERE "id" = ${registryId}::uuid`);
-        }
-        if (blobIds.length > 0) {
-          await tx.execute(sql`
-            INSERT INTO "ManifestBlob" ("manifestId", "blobId")
-            SELECT ${manifestId}::bigint, unnest(${blobIds}::bigint[]) ON CONFLICT DO NOTHING`);
-        }
-        if (childIds.length > 0) {
-          await tx.execute(sql`
-            INSERT INTO "ManifestReference" ("parentId", "childId")
-            SELECT ${manifestId}::bigint, unnest(${childIds}::bigint[]) ON CONFLICT DO NOTHING`);
-        }
       } else {
         const existing = await tx.rows<{ id: bigint }>(sql`
           SELECT "id" FROM "Manifest" WHERE "repositoryId" = ${repository.id}::uuid AND "digest" = ${digest}`);
         manifestId = existing[0]!.id;
       }
-      if (manifest.tag !== undefined) await this.pointTag(tx, repository.id, manifest.tag, manifestId, now);
+      if (manifest.tag !== undefined) await this.pointTag(tx, repository.id, manifest.tag, manifestId, isNew, now);
       await writeOutboxEvent(tx, { registryId, type: 'image.push', payload: event });
     }, TX_OPTIONS);
   }
@@ -227,7 +232,8 @@ export class ManifestRepository {
     }, TX_OPTIONS);
   }
 
-  private async pointTag(tx: SqlClient, repositoryId: string, tag: string, manifestId: bigint, now: Date): Promise<void> {
+  /** Points `tag` at the manifest; `isNew`: the manifest was inserted by this transaction (so it is not marked untagged). */
+  private async pointTag(tx: SqlClient, repositoryId: string, tag: string, manifestId: bigint, isNew: boolean, now: Date): Promise<void> {
     // Two rounds at most: if a concurrent push inserts the tag between our
     // SELECT and INSERT, the second round finds and updates it.
     for (let round = 0; round < 2; round++) {
@@ -253,7 +259,7 @@ export class ManifestRepository {
         ON CONFLICT ("repositoryId", "name") DO NOTHING
         RETURNING "id"`);
       if (inserted[0]) {
-        await tx.execute(sql`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`);
+        if (!isNew) await tx.execute(sql`UPDATE "Manifest" SET "untaggedAt" = NULL WHERE "id" = ${manifestId} AND "untaggedAt" IS NOT NULL`);
         return;
       }
     }

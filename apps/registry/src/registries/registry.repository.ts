@@ -53,18 +53,29 @@ export class RegistryRepository {
 
 /**
  * Re-checks, inside a write transaction, that the registry still serves
- * requests: the Host → registry cache may say Succeeded for a few seconds
- * after the management API marked it Deleting. FOR KEY SHARE holds until
- * commit and conflicts with the management API's `FOR UPDATE` of the row, so
- * either this transaction commits before the registry is marked Deleting
- * (and the purge, which starts after that, sees its rows) or it waits for
- * the mark and refuses. It does not conflict with usage updates
- * (storageUsedBytes), so concurrent pushes and GC never wait on it.
+ * requests, and returns repository `repositoryName` (undefined when it does
+ * not exist yet), in one statement. The Host → registry cache may say
+ * Succeeded for a few seconds after the management API marked the registry
+ * Deleting. FOR KEY SHARE of the registry row holds until commit and
+ * conflicts with the management API's `FOR UPDATE` of the row, so either this
+ * transaction commits before the registry is marked Deleting (and the purge,
+ * which starts after that, sees its rows) or it waits for the mark and
+ * refuses. It does not conflict with usage updates (storageUsedBytes), so
+ * concurrent pushes and GC never wait on it.
  */
-export async function lockServingRegistry(tx: SqlClient, registryId: string): Promise<void> {
-  const rows = await tx.rows<{ provisioningState: string }>(sql`
-    SELECT "provisioningState"::text AS "provisioningState" FROM "Registry" WHERE "id" = ${registryId}::uuid FOR KEY SHARE`);
-  if (rows[0]?.provisioningState !== 'Succeeded') {
+export async function lockServingRegistry(
+  tx: SqlClient,
+  registryId: string,
+  repositoryName: string,
+): Promise<{ id: string; writeEnabled: boolean } | undefined> {
+  const rows = await tx.rows<{ provisioningState: string; id: string | null; writeEnabled: boolean | null }>(sql`
+    SELECT r."provisioningState"::text AS "provisioningState", p."id", p."writeEnabled"
+    FROM "Registry" r LEFT JOIN "Repository" p ON p."registryId" = r."id" AND p."name" = ${repositoryName}
+    WHERE r."id" = ${registryId}::uuid
+    FOR KEY SHARE OF r`);
+  const row = rows[0];
+  if (row?.provisioningState !== 'Succeeded') {
     throw new OciError('NAME_UNKNOWN', { message: 'this registry is being deleted' });
   }
+  return row.id === null ? undefined : { id: row.id, writeEnabled: row.writeEnabled === true };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type SqlClient } from '@berth/db';
+import { lockServingRegistry } from '../registries/registry.repository';
 
 export interface RepositoryFlags {
   id: string;
@@ -22,24 +23,22 @@ export class RepositoryRepository {
 }
 
 /**
- * Returns the repository's id and write flag, creating it when missing.
- * Looks first, so pushing to an existing repository costs one statement.
- * Race-safe: concurrent creators meet on the unique (registryId, name) index,
- * and the loser reads the winner's row.
+ * Locks the serving registry (see lockServingRegistry) and returns the
+ * repository's id and write flag, creating the repository when missing: one
+ * statement when it exists. Race-safe: concurrent creators meet on the
+ * unique (registryId, name) index, and the loser reads the winner's row.
  */
 export async function ensureRepository(tx: SqlClient, registryId: string, name: string): Promise<{ id: string; writeEnabled: boolean }> {
-  const find = () =>
-    tx.rows<{ id: string; writeEnabled: boolean }>(sql`
-      SELECT "id", "writeEnabled" FROM "Repository" WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
-  const found = await find();
-  if (found[0]) return found[0];
+  const found = await lockServingRegistry(tx, registryId, name);
+  if (found) return found;
   const inserted = await tx.rows<{ id: string; writeEnabled: boolean }>(sql`
     INSERT INTO "Repository" ("id", "registryId", "name", "updatedAt")
     VALUES (${randomUUID()}::uuid, ${registryId}::uuid, ${name}, ${new Date()})
     ON CONFLICT ("registryId", "name") DO NOTHING
     RETURNING "id", "writeEnabled"`);
   if (inserted[0]) return inserted[0];
-  const existing = await find();
+  const existing = await tx.rows<{ id: string; writeEnabled: boolean }>(sql`
+    SELECT "id", "writeEnabled" FROM "Repository" WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
   if (!existing[0]) throw new Error(`repository ${name} vanished while being created`);
   return existing[0];
 }
