@@ -79,6 +79,8 @@ export class HashOffload {
   ) {
     this.workers = Array.from({ length: threads }, () => undefined);
     this.maxOffloaded = 2 * threads;
+    // Started now, not on the first upload: a thread takes tens of milliseconds to boot.
+    for (let slot = 0; slot < threads; slot++) this.worker(slot);
   }
 
   /**
