@@ -37,6 +37,7 @@ import { RegistryResolver } from './registries/registry-resolver';
 import { RepositoryRepository } from './repositories/repository.repository';
 import { HashOffload } from './uploads/hash-offload';
 import { UploadHashCache } from './uploads/upload-hash-cache';
+import { MetadataCache, MetadataChangeListener } from './data/metadata-cache';
 import { UploadController } from './uploads/upload.controller';
 import { UploadRepository } from './uploads/upload.repository';
 import { UploadService } from './uploads/upload.service';
@@ -62,6 +63,8 @@ export interface RegistryAppContext {
   config: BerthConfig;
   /** The data plane's database pool (plain SQL, prepared statements). */
   db: SqlPool;
+  /** Hot lookups answered from memory (manifests, blob links), dropped on every change. */
+  metadataCache: MetadataCache;
   store: BlobStore;
   log: Logger;
   metrics: RegistryMetrics;
@@ -106,6 +109,10 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     applicationName: 'berth-registry-uploads',
   });
   const store = deps.blobStore ?? (await createBlobStore(config.storage));
+  // Hot lookups answered from memory while database change notifications are heard.
+  const metadataCache = new MetadataCache();
+  const changes = config.metadataCache ? new MetadataChangeListener(databaseUrl, metadataCache, log) : undefined;
+  await changes?.start();
   const ownsRedis = deps.redis === undefined;
   const redis =
     deps.redis === undefined
@@ -114,13 +121,14 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   redis?.on('error', () => undefined); // connection errors surface (throttled) through the rate limiter
   const rateLimiter: RateLimiter | undefined = redis ? new RedisRateLimiter(redis, deps.redisKeyPrefix ?? 'berth:', log) : undefined;
   const metrics = new RegistryMetrics({ defaultMetrics: deps.defaultMetrics });
+  metrics.watchMetadataCache(metadataCache);
 
   const tokens = new TokenService(config.secretKey, config.tokens);
   const registries = new RegistryRepository(db);
   const resolver = new RegistryResolver(registries, config.domain, deps.registryCacheTtlMs ?? 5000);
   const identities = new IdentityService(new IdentityRepository(db), new SecretBox(config.secretKey), new SecretHasher(config.secretKey), tokens);
   const authenticator = new RequestAuthenticator(tokens, identities);
-  const blobs = new BlobRepository(db);
+  const blobs = new BlobRepository(db, metadataCache);
   const hashes = new UploadHashCache();
   const offload = new HashOffload(config.uploads.hashThreads);
   const sweeper = setInterval(() => hashes.sweep(), 5 * 60 * 1000);
@@ -136,7 +144,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     metrics,
     log,
   );
-  const manifests = new ManifestService(new ManifestRepository(db), blobs, store, log);
+  const manifests = new ManifestService(new ManifestRepository(db, metadataCache), blobs, store, log);
 
   const router = new Router();
   router.add(/^\/v2\/?$/, {
@@ -151,9 +159,9 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   new UploadController(uploads).register(router);
   new BlobController(blobs, store, metrics, config.storage.driver === 'azure' ? config.storage.redirectMinBytes : 0).register(router);
   new ManifestController(manifests, new ByteBudget(deps.manifestParseBudgetBytes ?? MANIFEST_PARSE_BUDGET_BYTES)).register(router);
-  new AcrController(new AcrService(new AcrRepository(db), listing, manifests)).register(router);
+  new AcrController(new AcrService(new AcrRepository(db, metadataCache), listing, manifests)).register(router);
 
-  const app: RegistryAppContext = { config, db, store, log, metrics, router, resolver };
+  const app: RegistryAppContext = { config, db, metadataCache, store, log, metrics, router, resolver };
 
   async function dispatch(ctx: RequestContext): Promise<void> {
     if (ctx.path === '/healthz') {
@@ -262,6 +270,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
       });
       await rateLimiter?.close(); // its last counts reach Redis before the connection goes
       if (ownsRedis && redis) redis.disconnect();
+      await changes?.stop();
       await offload.close();
       await uploadSessions.close();
       await db.close();

@@ -32,6 +32,8 @@ export interface BerthConfig {
     /** Threads hashing upload bytes off the event loop (0: hash on it). */
     hashThreads: number;
   };
+  /** Whether the data plane answers hot lookups from memory, invalidated by database notifications (LISTEN). */
+  metadataCache: boolean;
   gc: { graceSeconds: number };
   worker: {
     /** Port of the worker's /metrics, /healthz and /readyz. */
@@ -186,6 +188,7 @@ export function loadConfig(env: Env = process.env): BerthConfig {
       // Default: every core but one (the event loop's), at most 4.
       hashThreads: int('BERTH_UPLOAD_HASH_THREADS', Math.min(4, Math.max(1, availableParallelism() - 1)), 0, 64),
     },
+    metadataCache: bool('BERTH_METADATA_CACHE', true),
     gc: { graceSeconds: int('BERTH_GC_GRACE', 3600, 0, 30 * 86400) },
     worker: {
       metricsPort: int('BERTH_WORKER_METRICS_PORT', 9464, 0, 65535),

@@ -1,5 +1,6 @@
 import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlFragment, type SqlPool } from '@berth/db';
 import type { RepositoryDeletePayload } from '@berth/events';
+import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
 import type { AttributeChanges, ChangeableAttributes } from './acr.dto';
 
@@ -83,7 +84,11 @@ function attributesOf(row: FlagColumns): ChangeableAttributes {
  * by (updatedAt, name). Every query is scoped by the registry id.
  */
 export class AcrRepository {
-  constructor(private readonly db: SqlPool) {}
+  constructor(
+    private readonly db: SqlPool,
+    /** Dropped for the registry after each change here (see MetadataCache). */
+    private readonly cache?: MetadataCache,
+  ) {}
 
   async findRepository(registryId: string, name: string): Promise<RepositoryRecord | undefined> {
     const rows = await this.db.rows<FlagColumns & { name: string; createdAt: Date; lastUpdatedAt: Date; manifestCount: bigint; tagCount: bigint }>(sql`
@@ -116,6 +121,7 @@ export class AcrRepository {
     const updated = await this.db.execute(sql`
       UPDATE "Repository" SET ${assignments(changes)}
       WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
+    this.cache?.invalidate(registryId);
     return updated > 0;
   }
 
@@ -152,6 +158,7 @@ export class AcrRepository {
       FROM "Repository" r
       WHERE r."id" = t."repositoryId" AND r."registryId" = ${registryId}::uuid
         AND t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}`);
+    this.cache?.invalidate(registryId);
     return updated > 0;
   }
 
@@ -181,6 +188,7 @@ export class AcrRepository {
     const updated = await this.db.execute(sql`
       UPDATE "Manifest" SET ${assignments(changes)}
       WHERE "repositoryId" = ${repositoryId}::uuid AND "registryId" = ${registryId}::uuid AND "digest" = ${digest}`);
+    this.cache?.invalidate(registryId);
     return updated > 0;
   }
 
@@ -216,6 +224,8 @@ export class AcrRepository {
         if (!(error instanceof DigestLockBusy)) throw error;
         if (attempt >= DELETE_ATTEMPTS) throw new RepositoryBusy(`repository ${name} kept being written to while being deleted`);
         await sleep(DELETE_RETRY_MS * attempt);
+      } finally {
+        this.cache?.invalidate(registryId);
       }
     }
   }

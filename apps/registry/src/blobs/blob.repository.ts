@@ -1,4 +1,5 @@
 import { sql, type SqlClient, type SqlPool } from '@berth/db';
+import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
 import { ensureRepository } from '../repositories/repository.repository';
 
@@ -34,21 +35,45 @@ export const LAST_USED_REFRESH_SECONDS = 300;
  * that vanished meanwhile as "not there".
  */
 export class BlobRepository {
-  constructor(private readonly db: SqlPool) {}
+  constructor(
+    private readonly db: SqlPool,
+    /** Answers of findLinked, dropped on every change (see MetadataCache); none in some tests. */
+    private readonly cache?: MetadataCache,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** The blob `digest` as readable through `repositoryName`, or undefined when not linked there (hot path). */
+  /**
+   * The blob `digest` as readable through `repositoryName`, or undefined when
+   * not linked there (hot path: from the metadata cache, else one prepared
+   * statement). Staleness is decided now, from when the row says lastUsedAt
+   * will be older than LAST_USED_REFRESH_SECONDS, so a cached answer turns
+   * stale on time.
+   */
   async findLinked(registryId: string, repositoryName: string, digest: string): Promise<LinkedBlob | undefined> {
-    const rows = await this.db.rows<{ id: bigint; size: bigint; storageKey: string; readEnabled: boolean; stale: boolean }>(sql`
+    const load = () => this.queryLinked(registryId, repositoryName, digest);
+    const found = this.cache ? await this.cache.get(registryId, `blob:${repositoryName}@${digest}`, load, (blob) => blob.storageKey.length) : await load();
+    if (!found) return undefined;
+    const { staleAt, ...blob } = found;
+    return { ...blob, stale: this.now() >= staleAt };
+  }
+
+  private async queryLinked(registryId: string, repositoryName: string, digest: string): Promise<(Omit<LinkedBlob, 'stale'> & { staleAt: number }) | undefined> {
+    const rows = await this.db.rows<{ id: bigint; size: bigint; storageKey: string; readEnabled: boolean; freshSeconds: number }>(sql`
       SELECT b."id", b."size", b."storageKey", r."readEnabled",
-             b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
+             extract(epoch FROM b."lastUsedAt" + make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) - now())::float8 AS "freshSeconds"
       FROM "Repository" r
       JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
       JOIN "Blob" b ON b."id" = rb."blobId"
       WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND b."digest" = ${digest}`);
     const row = rows[0];
-    return row
-      ? { id: row.id, size: Number(row.size), storageKey: row.storageKey, repositoryReadEnabled: row.readEnabled, stale: row.stale }
-      : undefined;
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      size: Number(row.size),
+      storageKey: row.storageKey,
+      repositoryReadEnabled: row.readEnabled,
+      staleAt: this.now() + row.freshSeconds * 1000,
+    };
   }
 
   /**
@@ -59,6 +84,8 @@ export class BlobRepository {
   async touch(registryId: string, blobId: bigint): Promise<boolean> {
     const rows = await this.db.rows<{ id: bigint }>(sql`
       UPDATE "Blob" SET "lastUsedAt" = now() WHERE "id" = ${blobId} AND "registryId" = ${registryId}::uuid RETURNING "id"`);
+    // Cached answers still carry the old lastUsedAt (and would ask for another touch).
+    this.cache?.invalidate(registryId);
     return rows.length === 1;
   }
 
@@ -79,6 +106,14 @@ export class BlobRepository {
    * repositories; garbage collection reclaims unreferenced blobs later).
    */
   async unlink(registryId: string, repositoryName: string, digest: string): Promise<'unlinked' | 'unknown' | 'locked'> {
+    try {
+      return await this.unlinkOnce(registryId, repositoryName, digest);
+    } finally {
+      this.cache?.invalidate(registryId);
+    }
+  }
+
+  private unlinkOnce(registryId: string, repositoryName: string, digest: string): Promise<'unlinked' | 'unknown' | 'locked'> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.rows<{ repositoryId: string; blobId: bigint; deleteEnabled: boolean }>(sql`
         SELECT rb."repositoryId", rb."blobId", r."deleteEnabled"

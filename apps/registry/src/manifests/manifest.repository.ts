@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlPool } from '@berth/db';
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
+import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
 import { LAST_USED_REFRESH_SECONDS, touchIfStale } from '../blobs/blob.repository';
 import { ensureRepository } from '../repositories/repository.repository';
@@ -61,10 +62,24 @@ const NO_PAYLOAD = sql.raw('NULL::bytea AS "payload"');
 
 /** Manifest and tag metadata. */
 export class ManifestRepository {
-  constructor(private readonly db: SqlPool) {}
+  constructor(
+    private readonly db: SqlPool,
+    /** Answers of the lookups below, dropped on every change (see MetadataCache); none in some tests. */
+    private readonly cache?: MetadataCache,
+  ) {}
 
-  /** Hot path (pulls and HEADs): one prepared statement. */
+  /** Hot path (pulls and HEADs): from the metadata cache, else one prepared statement. */
   async findByTag(registryId: string, repositoryName: string, tag: string, withPayload: boolean): Promise<StoredManifest | undefined> {
+    const load = () => this.queryByTag(registryId, repositoryName, tag, withPayload);
+    return this.cache ? this.cache.get(registryId, `manifest:${withPayload}:${repositoryName}:${tag}`, load, storedBytes) : load();
+  }
+
+  async findByDigest(registryId: string, repositoryName: string, digest: string, withPayload: boolean): Promise<StoredManifest | undefined> {
+    const load = () => this.queryByDigest(registryId, repositoryName, digest, withPayload);
+    return this.cache ? this.cache.get(registryId, `manifest:${withPayload}:${repositoryName}@${digest}`, load, storedBytes) : load();
+  }
+
+  private async queryByTag(registryId: string, repositoryName: string, tag: string, withPayload: boolean): Promise<StoredManifest | undefined> {
     const rows = await this.db.rows<RawManifest>(sql`
       SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? PAYLOAD : NO_PAYLOAD},
              (r."readEnabled" AND m."readEnabled" AND t."readEnabled") AS "readable"
@@ -75,7 +90,7 @@ export class ManifestRepository {
     return toStored(rows[0]);
   }
 
-  async findByDigest(registryId: string, repositoryName: string, digest: string, withPayload: boolean): Promise<StoredManifest | undefined> {
+  private async queryByDigest(registryId: string, repositoryName: string, digest: string, withPayload: boolean): Promise<StoredManifest | undefined> {
     const rows = await this.db.rows<RawManifest>(sql`
       SELECT m."digest", m."mediaType", m."size", m."subjectDigest", ${withPayload ? PAYLOAD : NO_PAYLOAD},
              (r."readEnabled" AND m."readEnabled") AS "readable"
@@ -104,7 +119,7 @@ export class ManifestRepository {
    */
   async save(manifest: NewManifest, event: ImagePushPayload): Promise<void> {
     const { registryId, digest } = manifest;
-    await this.db.transaction(async (tx) => {
+    await this.changing(registryId, async (tx) => {
       const now = new Date();
       const repository = await ensureRepository(tx, registryId, manifest.repositoryName);
       if (!repository.writeEnabled) throw new ManifestWriteRefused('repository-locked');
@@ -179,7 +194,7 @@ export class ManifestRepository {
       }
       if (manifest.tag !== undefined) await this.pointTag(tx, repository.id, manifest.tag, manifestId, isNew, now);
       await writeOutboxEvent(tx, { registryId, type: 'image.push', payload: event });
-    }, TX_OPTIONS);
+    });
   }
 
   /**
@@ -188,7 +203,7 @@ export class ManifestRepository {
    * it; writes the delete event. Returns the deleted manifest's media type.
    */
   async deleteByDigest(registryId: string, repositoryName: string, digest: string, event: (mediaType: string) => ImageDeletePayload): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.changing(registryId, async (tx) => {
       const rows = await tx.rows<{ id: bigint; size: number; mediaType: string; manifestDelete: boolean; repositoryDelete: boolean; tagLocked: boolean; referenced: boolean }>(sql`
         SELECT m."id", m."size", m."mediaType", m."deleteEnabled" AS "manifestDelete", r."deleteEnabled" AS "repositoryDelete",
                EXISTS (SELECT 1 FROM "Tag" t WHERE t."manifestId" = m."id" AND NOT t."deleteEnabled") AS "tagLocked",
@@ -211,12 +226,12 @@ export class ManifestRepository {
           UPDATE "Registry" SET "storageUsedBytes" = GREATEST("storageUsedBytes" - ${BigInt(row.size)}, 0) WHERE "id" = ${registryId}::uuid`);
       }
       await writeOutboxEvent(tx, { registryId, type: 'image.delete', payload: event(row.mediaType) });
-    }, TX_OPTIONS);
+    });
   }
 
   /** Removes one tag (the manifest stays; no event, as in ACR). */
   async deleteTag(registryId: string, repositoryName: string, tag: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.changing(registryId, async (tx) => {
       const rows = await tx.rows<{ id: bigint; manifestId: bigint; tagDelete: boolean; repositoryDelete: boolean }>(sql`
         SELECT t."id", t."manifestId", t."deleteEnabled" AS "tagDelete", r."deleteEnabled" AS "repositoryDelete"
         FROM "Repository" r
@@ -229,7 +244,16 @@ export class ManifestRepository {
       if (!row.tagDelete) throw new ManifestWriteRefused('tag-locked');
       await tx.execute(sql`DELETE FROM "Tag" WHERE "id" = ${row.id}`);
       await markUntaggedIfLast(tx, row.manifestId, new Date());
-    }, TX_OPTIONS);
+    });
+  }
+
+  /** A write transaction on the registry's metadata: its cached lookups are dropped once it ends, committed or not. */
+  private async changing<T>(registryId: string, work: (tx: SqlClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction(work, TX_OPTIONS);
+    } finally {
+      this.cache?.invalidate(registryId);
+    }
   }
 
   /** Points `tag` at the manifest; `isNew`: the manifest was inserted by this transaction (so it is not marked untagged). */
@@ -297,4 +321,9 @@ function toStored(row: RawManifest | undefined): StoredManifest | undefined {
 /** A fresh event id for outbox payloads. */
 export function newEventId(): string {
   return randomUUID();
+}
+
+/** Approximate bytes a cached manifest answer holds. */
+function storedBytes(manifest: StoredManifest): number {
+  return (manifest.payload?.byteLength ?? 0) + manifest.digest.length + manifest.mediaType.length;
 }

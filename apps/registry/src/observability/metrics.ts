@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics of one server instance. Each instance has its own
@@ -37,6 +37,37 @@ export class RegistryMetrics {
       registers: [this.registry],
     });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'berth_registry_' });
+  }
+
+  /** Exposes the metadata cache's lookups (hits, misses), size and whether it is in use, read at scrape time. */
+  watchMetadataCache(cache: { hits: number; misses: number; heldBytes: number; active: boolean }): void {
+    new Counter({
+      name: 'berth_registry_metadata_cache_lookups_total',
+      help: 'Manifest and blob lookups by outcome: hit (answered from memory) or miss (read from the database)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'hit' }, cache.hits);
+        this.inc({ outcome: 'miss' }, cache.misses);
+      },
+    });
+    new Gauge({
+      name: 'berth_registry_metadata_cache_bytes',
+      help: 'Approximate bytes held by the metadata cache',
+      registers: [this.registry],
+      collect() {
+        this.set(cache.heldBytes);
+      },
+    });
+    new Gauge({
+      name: 'berth_registry_metadata_cache_active',
+      help: '1 while database change notifications are heard and the metadata cache is in use, else 0',
+      registers: [this.registry],
+      collect() {
+        this.set(cache.active ? 1 : 0);
+      },
+    });
   }
 
   observe(route: string, method: string, status: number, seconds: number): void {
