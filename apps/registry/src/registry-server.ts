@@ -17,6 +17,7 @@ import { RequestAuthenticator } from './auth/request-authenticator';
 import { TokenController } from './auth/token.controller';
 import { BlobController } from './blobs/blob.controller';
 import { BlobRepository } from './blobs/blob.repository';
+import { MetadataCache, MetadataChangeListener } from './data/metadata-cache';
 import { ByteBudget } from './http/byte-budget';
 import { TrustedProxies } from './http/forwarded';
 import { RequestContext } from './http/request-context';
@@ -37,7 +38,6 @@ import { RegistryResolver } from './registries/registry-resolver';
 import { RepositoryRepository } from './repositories/repository.repository';
 import { HashOffload } from './uploads/hash-offload';
 import { UploadHashCache } from './uploads/upload-hash-cache';
-import { MetadataCache, MetadataChangeListener } from './data/metadata-cache';
 import { UploadController } from './uploads/upload.controller';
 import { UploadRepository } from './uploads/upload.repository';
 import { UploadService } from './uploads/upload.service';
@@ -112,7 +112,6 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   // Hot lookups answered from memory while database change notifications are heard.
   const metadataCache = new MetadataCache();
   const changes = config.metadataCache ? new MetadataChangeListener(databaseUrl, metadataCache, log) : undefined;
-  await changes?.start();
   const ownsRedis = deps.redis === undefined;
   const redis =
     deps.redis === undefined
@@ -276,5 +275,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
       await db.close();
     })());
 
+  // Last, so a failure above (e.g. an unreadable TLS key) leaves no connection open.
+  await changes?.start();
   return { server, app, close };
 }

@@ -202,9 +202,9 @@ export class OffloadedDigest implements RunningDigest {
   }
 
   update(chunk: Buffer): Promise<void> | undefined {
-    if (this.disposed) throw new Error('digest was disposed');
     this.bytes += chunk.length;
-    if (this.failure) return undefined; // the caller re-hashes from storage; keep accepting bytes
+    // Failed: the caller re-hashes from storage. Disposed: nobody will ask. Either way keep accepting bytes.
+    if (this.failure || this.disposed) return undefined;
     let offset = 0;
     while (offset < chunk.length) {
       this.batch ??= this.offload.batchBuffer();
