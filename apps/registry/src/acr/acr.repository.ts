@@ -87,7 +87,7 @@ export class AcrRepository {
   constructor(
     private readonly db: SqlPool,
     /** Dropped for the registry after each change here (see MetadataCache). */
-    private readonly cache?: MetadataCache,
+    private readonly cache: MetadataCache,
   ) {}
 
   async findRepository(registryId: string, name: string): Promise<RepositoryRecord | undefined> {
@@ -118,10 +118,11 @@ export class AcrRepository {
    * moves), which the time-ordered listings follow.
    */
   async updateRepositoryAttributes(registryId: string, name: string, changes: AttributeChanges): Promise<boolean> {
-    const updated = await this.db.execute(sql`
-      UPDATE "Repository" SET ${assignments(changes)}
-      WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`);
-    this.cache?.invalidate(registryId);
+    const updated = await this.cache.write(registryId, () =>
+      this.db.execute(sql`
+        UPDATE "Repository" SET ${assignments(changes)}
+        WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}`),
+    );
     return updated > 0;
   }
 
@@ -153,12 +154,13 @@ export class AcrRepository {
 
   /** Sets the named attributes of a tag; false when the tag does not exist. */
   async updateTagAttributes(registryId: string, repositoryId: string, tag: string, changes: AttributeChanges): Promise<boolean> {
-    const updated = await this.db.execute(sql`
-      UPDATE "Tag" t SET ${assignments(changes)}
-      FROM "Repository" r
-      WHERE r."id" = t."repositoryId" AND r."registryId" = ${registryId}::uuid
-        AND t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}`);
-    this.cache?.invalidate(registryId);
+    const updated = await this.cache.write(registryId, () =>
+      this.db.execute(sql`
+        UPDATE "Tag" t SET ${assignments(changes)}
+        FROM "Repository" r
+        WHERE r."id" = t."repositoryId" AND r."registryId" = ${registryId}::uuid
+          AND t."repositoryId" = ${repositoryId}::uuid AND t."name" = ${tag}`),
+    );
     return updated > 0;
   }
 
@@ -185,10 +187,11 @@ export class AcrRepository {
 
   /** Sets the named attributes of a manifest; false when the manifest does not exist. */
   async updateManifestAttributes(registryId: string, repositoryId: string, digest: string, changes: AttributeChanges): Promise<boolean> {
-    const updated = await this.db.execute(sql`
-      UPDATE "Manifest" SET ${assignments(changes)}
-      WHERE "repositoryId" = ${repositoryId}::uuid AND "registryId" = ${registryId}::uuid AND "digest" = ${digest}`);
-    this.cache?.invalidate(registryId);
+    const updated = await this.cache.write(registryId, () =>
+      this.db.execute(sql`
+        UPDATE "Manifest" SET ${assignments(changes)}
+        WHERE "repositoryId" = ${repositoryId}::uuid AND "registryId" = ${registryId}::uuid AND "digest" = ${digest}`),
+    );
     return updated > 0;
   }
 
@@ -219,13 +222,11 @@ export class AcrRepository {
   ): Promise<RepositoryDeleteResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((tx) => this.deleteRepositoryOnce(tx, registryId, name, event), TX_OPTIONS);
+        return await this.cache.write(registryId, () => this.db.transaction((tx) => this.deleteRepositoryOnce(tx, registryId, name, event), TX_OPTIONS));
       } catch (error) {
         if (!(error instanceof DigestLockBusy)) throw error;
         if (attempt >= DELETE_ATTEMPTS) throw new RepositoryBusy(`repository ${name} kept being written to while being deleted`);
         await sleep(DELETE_RETRY_MS * attempt);
-      } finally {
-        this.cache?.invalidate(registryId);
       }
     }
   }

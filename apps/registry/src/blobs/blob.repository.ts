@@ -37,9 +37,8 @@ export const LAST_USED_REFRESH_SECONDS = 300;
 export class BlobRepository {
   constructor(
     private readonly db: SqlPool,
-    /** Answers of findLinked, dropped on every change (see MetadataCache); none in some tests. */
-    private readonly cache?: MetadataCache,
-    private readonly now: () => number = Date.now,
+    /** Answers of findLinked, dropped on every change (see MetadataCache). */
+    private readonly cache: MetadataCache,
   ) {}
 
   /**
@@ -51,10 +50,10 @@ export class BlobRepository {
    */
   async findLinked(registryId: string, repositoryName: string, digest: string): Promise<LinkedBlob | undefined> {
     const load = () => this.queryLinked(registryId, repositoryName, digest);
-    const found = this.cache ? await this.cache.get(registryId, `blob:${repositoryName}@${digest}`, load, (blob) => blob.storageKey.length) : await load();
+    const found = await this.cache.get(registryId, `blob:${repositoryName}@${digest}`, load, (blob) => blob.storageKey.length);
     if (!found) return undefined;
     const { staleAt, ...blob } = found;
-    return { ...blob, stale: this.now() >= staleAt };
+    return { ...blob, stale: Date.now() >= staleAt };
   }
 
   private async queryLinked(registryId: string, repositoryName: string, digest: string): Promise<(Omit<LinkedBlob, 'stale'> & { staleAt: number }) | undefined> {
@@ -72,7 +71,7 @@ export class BlobRepository {
       size: Number(row.size),
       storageKey: row.storageKey,
       repositoryReadEnabled: row.readEnabled,
-      staleAt: this.now() + row.freshSeconds * 1000,
+      staleAt: Date.now() + row.freshSeconds * 1000,
     };
   }
 
@@ -82,10 +81,11 @@ export class BlobRepository {
    * for GC's row lock, then finds nothing).
    */
   async touch(registryId: string, blobId: bigint): Promise<boolean> {
-    const rows = await this.db.rows<{ id: bigint }>(sql`
-      UPDATE "Blob" SET "lastUsedAt" = now() WHERE "id" = ${blobId} AND "registryId" = ${registryId}::uuid RETURNING "id"`);
-    // Cached answers still carry the old lastUsedAt (and would ask for another touch).
-    this.cache?.invalidate(registryId);
+    // Cached answers carry the old lastUsedAt (and would ask for another touch): dropped after.
+    const rows = await this.cache.write(registryId, () =>
+      this.db.rows<{ id: bigint }>(sql`
+        UPDATE "Blob" SET "lastUsedAt" = now() WHERE "id" = ${blobId} AND "registryId" = ${registryId}::uuid RETURNING "id"`),
+    );
     return rows.length === 1;
   }
 
@@ -106,15 +106,7 @@ export class BlobRepository {
    * repositories; garbage collection reclaims unreferenced blobs later).
    */
   async unlink(registryId: string, repositoryName: string, digest: string): Promise<'unlinked' | 'unknown' | 'locked'> {
-    try {
-      return await this.unlinkOnce(registryId, repositoryName, digest);
-    } finally {
-      this.cache?.invalidate(registryId);
-    }
-  }
-
-  private unlinkOnce(registryId: string, repositoryName: string, digest: string): Promise<'unlinked' | 'unknown' | 'locked'> {
-    return this.db.transaction(async (tx) => {
+    return this.cache.write(registryId, () => this.db.transaction(async (tx) => {
       const rows = await tx.rows<{ repositoryId: string; blobId: bigint; deleteEnabled: boolean }>(sql`
         SELECT rb."repositoryId", rb."blobId", r."deleteEnabled"
         FROM "Repository" r
@@ -127,7 +119,7 @@ export class BlobRepository {
       if (!row.deleteEnabled) return 'locked';
       await tx.execute(sql`DELETE FROM "RepositoryBlob" WHERE "repositoryId" = ${row.repositoryId}::uuid AND "blobId" = ${row.blobId}`);
       return 'unlinked';
-    }, TX_OPTIONS);
+    }, TX_OPTIONS));
   }
 
   /**

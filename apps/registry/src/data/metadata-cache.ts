@@ -80,6 +80,19 @@ export class MetadataCache {
   }
 
   /**
+   * Runs a write to the registry's metadata and drops the registry's entries
+   * when it ends, committed or not, so the writer's next read on this replica
+   * sees the change (other replicas follow with the database notification).
+   */
+  async write<T>(registryId: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } finally {
+      this.invalidate(registryId);
+    }
+  }
+
+  /**
    * The cached answer for `key` of `registryId`, else `load()`'s, kept when
    * it exists (`bytesOf` gives its size; undefined answers are not kept) and
    * nothing changed for the registry meanwhile.

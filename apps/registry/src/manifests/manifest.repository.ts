@@ -64,19 +64,19 @@ const NO_PAYLOAD = sql.raw('NULL::bytea AS "payload"');
 export class ManifestRepository {
   constructor(
     private readonly db: SqlPool,
-    /** Answers of the lookups below, dropped on every change (see MetadataCache); none in some tests. */
-    private readonly cache?: MetadataCache,
+    /** Answers of the lookups below, dropped on every change (see MetadataCache). */
+    private readonly cache: MetadataCache,
   ) {}
 
   /** Hot path (pulls and HEADs): from the metadata cache, else one prepared statement. */
   async findByTag(registryId: string, repositoryName: string, tag: string, withPayload: boolean): Promise<StoredManifest | undefined> {
     const load = () => this.queryByTag(registryId, repositoryName, tag, withPayload);
-    return this.cache ? this.cache.get(registryId, `manifest:${withPayload}:${repositoryName}:${tag}`, load, storedBytes) : load();
+    return this.cache.get(registryId, `manifest:${withPayload}:${repositoryName}:${tag}`, load, storedBytes);
   }
 
   async findByDigest(registryId: string, repositoryName: string, digest: string, withPayload: boolean): Promise<StoredManifest | undefined> {
     const load = () => this.queryByDigest(registryId, repositoryName, digest, withPayload);
-    return this.cache ? this.cache.get(registryId, `manifest:${withPayload}:${repositoryName}@${digest}`, load, storedBytes) : load();
+    return this.cache.get(registryId, `manifest:${withPayload}:${repositoryName}@${digest}`, load, storedBytes);
   }
 
   private async queryByTag(registryId: string, repositoryName: string, tag: string, withPayload: boolean): Promise<StoredManifest | undefined> {
@@ -248,12 +248,8 @@ export class ManifestRepository {
   }
 
   /** A write transaction on the registry's metadata: its cached lookups are dropped once it ends, committed or not. */
-  private async changing<T>(registryId: string, work: (tx: SqlClient) => Promise<T>): Promise<T> {
-    try {
-      return await this.db.transaction(work, TX_OPTIONS);
-    } finally {
-      this.cache?.invalidate(registryId);
-    }
+  private changing<T>(registryId: string, work: (tx: SqlClient) => Promise<T>): Promise<T> {
+    return this.cache.write(registryId, () => this.db.transaction(work, TX_OPTIONS));
   }
 
   /** Points `tag` at the manifest; `isNew`: the manifest was inserted by this transaction (so it is not marked untagged). */
