@@ -23,6 +23,9 @@ export type CommitResult = { kind: 'created' } | { kind: 'deduplicated' } | { ki
  */
 export const LAST_USED_REFRESH_SECONDS = 300;
 
+/** Whether the blob row aliased `b` is due for a lastUsedAt refresh (database clock). */
+export const BLOB_IS_STALE = sql.raw(`b."lastUsedAt" < now() - interval '${LAST_USED_REFRESH_SECONDS} seconds'`);
+
 /**
  * Blob metadata. Postgres maps (registry, digest) → storage key; a blob is
  * visible only through repositories linked to it (RepositoryBlob).
@@ -188,7 +191,7 @@ export class BlobRepository {
   async mount(registryId: string, fromRepository: string, toRepository: string, digest: string): Promise<{ size: number } | undefined> {
     return this.db.transaction(async (tx) => {
       const source = await tx.rows<{ id: bigint; size: bigint; stale: boolean }>(sql`
-        SELECT b."id", b."size", b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
+        SELECT b."id", b."size", ${BLOB_IS_STALE} AS "stale"
         FROM "Repository" r
         JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
         JOIN "Blob" b ON b."id" = rb."blobId"
@@ -216,7 +219,7 @@ export async function touchIfStale(tx: SqlClient, blobIds: bigint[]): Promise<vo
   await tx.execute(sql`
     UPDATE "Blob" SET "lastUsedAt" = now()
     WHERE "id" IN (
-      SELECT "id" FROM "Blob"
-      WHERE "id" = ANY(${blobIds}::bigint[]) AND "lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS})
-      ORDER BY "id" FOR NO KEY UPDATE)`);
+      SELECT b."id" FROM "Blob" b
+      WHERE b."id" = ANY(${blobIds}::bigint[]) AND ${BLOB_IS_STALE}
+      ORDER BY b."id" FOR NO KEY UPDATE)`);
 }

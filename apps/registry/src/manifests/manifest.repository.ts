@@ -3,7 +3,7 @@ import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlPool } fr
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
 import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
-import { LAST_USED_REFRESH_SECONDS, touchIfStale } from '../blobs/blob.repository';
+import { BLOB_IS_STALE, touchIfStale } from '../blobs/blob.repository';
 import { ensureRepository } from '../repositories/repository.repository';
 
 export interface StoredManifest {
@@ -127,7 +127,7 @@ export class ManifestRepository {
       let blobIds: bigint[] = [];
       if (manifest.blobDigests.length > 0) {
         const blobs = await tx.rows<{ id: bigint; digest: string; stale: boolean }>(sql`
-          SELECT b."id", b."digest", b."lastUsedAt" < now() - make_interval(secs => ${LAST_USED_REFRESH_SECONDS}) AS "stale"
+          SELECT b."id", b."digest", ${BLOB_IS_STALE} AS "stale"
           FROM "Blob" b
           JOIN "RepositoryBlob" rb ON rb."blobId" = b."id" AND rb."repositoryId" = ${repository.id}::uuid
           WHERE b."registryId" = ${registryId}::uuid AND b."digest" = ANY(${manifest.blobDigests}::text[])
