@@ -88,9 +88,10 @@ export class HashOffload {
    * uploads per thread are being hashed there, else on the calling thread
    * (always, with 0 threads).
    * With many concurrent uploads every core is busy anyway and the copy to
-   * the worker would be pure overhead: measured on 2 cores, offloading all
-   * 20 parallel pushes was ~10% slower than hashing them inline, while a
-   * single push gained 25–60% (`BENCH_WORKLOADS=push-mono,push-chunked,push-parallel`).
+   * the worker is pure overhead: on 2 cores, offloading all 20 parallel
+   * pushes measured ~10% slower than hashing them inline; with this limit,
+   * interleaved A/B runs gave a single 256 MiB push +2% and +25%, and 20
+   * parallel pushes −5% and +5% (BERTH_UPLOAD_HASH_THREADS=0 against 1).
    */
   start(algorithm: DigestAlgorithm): RunningDigest {
     return this.digests.size < this.maxOffloaded && !this.closed ? this.create(algorithm) : Digester.create(algorithm);
