@@ -101,10 +101,16 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
   const log = deps.logger ?? createLogger(config);
   const trustedProxies = new TrustedProxies(config.trustedProxies);
   const databaseUrl = requireDatabaseUrl(config);
-  const db = new SqlPool(databaseUrl, { maxConnections: 20, connectionTimeoutMs: 10_000, applicationName: 'berth-registry' });
+  // Connections stay open 10 minutes idle (HikariCP's and PgBouncer's default), so bursts of
+  // pushes minutes apart do not each fork new backends; a few are opened at start.
+  const minConnections = config.registryDbMinConnections;
+  const idleTimeoutMs = 10 * 60_000;
+  const db = new SqlPool(databaseUrl, { maxConnections: 20, minConnections, idleTimeoutMs, connectionTimeoutMs: 10_000, applicationName: 'berth-registry' });
   // Upload requests hold a transaction while their bytes stream (see UploadRepository): their own pool.
   const uploadSessions = new SqlPool(databaseUrl, {
     maxConnections: UPLOAD_SESSION_CONNECTIONS,
+    minConnections,
+    idleTimeoutMs,
     connectionTimeoutMs: 30_000,
     applicationName: 'berth-registry-uploads',
   });
@@ -277,5 +283,6 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
 
   // Last, so a failure above (e.g. an unreadable TLS key) leaves no connection open.
   await changes?.start();
+  await Promise.all([db.warm(), uploadSessions.warm()]).catch((error: unknown) => log.warn({ err: error }, 'could not open the database connections ahead of requests'));
   return { server, app, close };
 }

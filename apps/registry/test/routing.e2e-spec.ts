@@ -95,6 +95,17 @@ describe('routing, naming and operational endpoints', () => {
     expect(replaced.header('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('has its minimum of database connections open before the first request', async () => {
+    // Another harness may share the server: count only this test database's backends.
+    const rows = await h.db.$queryRaw<Array<{ app: string; n: bigint }>>`
+      SELECT application_name AS "app", count(*) AS "n" FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name LIKE 'berth-registry%' GROUP BY 1`;
+    const counts = Object.fromEntries(rows.map((row) => [row.app, Number(row.n)]));
+    expect(h.config.registryDbMinConnections).toBe(4);
+    expect(counts['berth-registry']).toBeGreaterThanOrEqual(4);
+    expect(counts['berth-registry-uploads']).toBeGreaterThanOrEqual(4);
+  });
+
   it('serves /healthz and /metrics on any host', async () => {
     const health = await c.get('/healthz', { host: 'anything' });
     expect(health.status).toBe(200);

@@ -34,6 +34,8 @@ export interface BerthConfig {
   };
   /** Whether the data plane answers hot lookups from memory, invalidated by database notifications (LISTEN). */
   metadataCache: boolean;
+  /** Database connections each of the data plane's two pools opens at start and keeps however long they sit idle. */
+  registryDbMinConnections: number;
   gc: { graceSeconds: number };
   worker: {
     /** Port of the worker's /metrics, /healthz and /readyz. */
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): BerthConfig {
       hashThreads: int('BERTH_UPLOAD_HASH_THREADS', Math.min(4, Math.max(1, availableParallelism() - 1)), 0, 64),
     },
     metadataCache: bool('BERTH_METADATA_CACHE', true),
+    registryDbMinConnections: int('BERTH_REGISTRY_DB_MIN_CONNECTIONS', 4, 0, 20),
     gc: { graceSeconds: int('BERTH_GC_GRACE', 3600, 0, 30 * 86400) },
     worker: {
       metricsPort: int('BERTH_WORKER_METRICS_PORT', 9464, 0, 65535),

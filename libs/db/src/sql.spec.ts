@@ -115,4 +115,49 @@ describe('SqlPool against Postgres', () => {
       await small.close();
     }
   });
+
+  it('opens its minimum of connections on warm() and keeps them however long they sit idle, closing only the ones above it', async () => {
+    const name = `sql-spec-warm-${process.pid}`;
+    const warm = new SqlPool(database.url, { maxConnections: 5, minConnections: 2, idleTimeoutMs: 100, applicationName: name });
+    const backends = async () =>
+      Number((await pool.rows<{ n: bigint }>(sql`SELECT count(*) AS "n" FROM pg_stat_activity WHERE application_name = ${name}`))[0]!.n);
+    try {
+      await warm.warm();
+      expect(warm.size).toBe(2);
+      expect(await backends()).toBe(2);
+      // A burst needs five at once; afterwards the three above the minimum idle out.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const burst = Array.from({ length: 5 }, () => warm.transaction(() => gate));
+      await waitFor(() => warm.size === 5);
+      release();
+      await Promise.all(burst);
+      await waitFor(() => warm.size === 2);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // three idle timeouts later
+      expect(warm.size).toBe(2);
+      expect(await backends()).toBe(2);
+      await warm.warm(); // already at its minimum: opens nothing
+      expect(warm.size).toBe(2);
+    } finally {
+      await warm.close();
+    }
+  });
+
+  it('rejects warm() when the database cannot be reached', async () => {
+    const unreachable = new SqlPool('postgresql://postgres@127.0.0.1:1/nowhere', { minConnections: 2, connectionTimeoutMs: 500 });
+    try {
+      await expect(unreachable.warm()).rejects.toThrow();
+      expect(unreachable.size).toBe(0);
+    } finally {
+      await unreachable.close();
+    }
+  });
 });
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -176,6 +176,12 @@ export interface SqlPoolOptions {
    * pay for new backends (each costs a fork and cold catalog caches).
    */
   idleTimeoutMs?: number;
+  /**
+   * Connections kept open however long they sit idle, and opened by `warm()`
+   * (default 0): a burst of requests right after a start, or after a quiet
+   * spell, then finds backends ready instead of forking new ones.
+   */
+  minConnections?: number;
 }
 
 /**
@@ -187,13 +193,17 @@ export class SqlPool extends StatementRunner {
   private readonly pool: Pool;
   private readonly statements = new StatementNames();
 
+  private readonly minConnections: number;
+
   constructor(databaseUrl: string, options: SqlPoolOptions = {}) {
     super();
+    this.minConnections = Math.min(options.minConnections ?? 0, options.maxConnections ?? 10);
     this.pool = new Pool({
       connectionString: databaseUrl,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
       idleTimeoutMillis: options.idleTimeoutMs ?? 60_000,
+      min: this.minConnections,
       application_name: options.applicationName,
       types: sqlTypes,
     });
@@ -231,6 +241,24 @@ export class SqlPool extends StatementRunner {
       await tx.settled();
       client.release(broken ? true : undefined);
     }
+  }
+
+  /**
+   * Opens connections until the pool holds `minConnections` (all at once),
+   * then leaves them idle in the pool. Rejects with the first failure; the
+   * connections that did open stay.
+   */
+  async warm(): Promise<void> {
+    const missing = Math.max(0, this.minConnections - this.pool.totalCount);
+    const opened = await Promise.allSettled(Array.from({ length: missing }, () => this.pool.connect()));
+    for (const outcome of opened) if (outcome.status === 'fulfilled') outcome.value.release();
+    const failure = opened.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw translateConnectError(failure.reason);
+  }
+
+  /** Connections open now (idle or in use). */
+  get size(): number {
+    return this.pool.totalCount;
   }
 
   close(): Promise<void> {
