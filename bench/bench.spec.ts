@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { BlobContent } from './blob-content';
 import { measureLimits } from './limits';
-import { Cleanup } from './processes';
+import { Cleanup, cpuSeconds, pidsNamed } from './processes';
 import { buildImageLayout } from './oci-layout';
 import { checkTargets, Samples, summarise } from './report';
 import { runBench } from './run';
@@ -81,6 +81,19 @@ describe('bench building blocks', () => {
   });
 });
 
+describe('server CPU accounting', () => {
+  it('counts the CPU a process burns and finds the postgres processes', () => {
+    const before = cpuSeconds([process.pid])!;
+    const until = performance.now() + 150;
+    let spin = 0;
+    while (performance.now() < until) spin += Math.sqrt(spin + 1);
+    expect(spin).toBeGreaterThan(0);
+    expect(cpuSeconds([process.pid])! - before).toBeGreaterThanOrEqual(0.1);
+    expect(cpuSeconds([2 ** 22 + 12345])).toBe(0); // a pid that does not exist counts nothing
+    expect(pidsNamed('postgres').length).toBeGreaterThan(0);
+  });
+});
+
 describe('runBench (smoke, tiny sizes, one round)', () => {
   it('measures both registries and cleans up everything it started', async () => {
     const lines: string[] = [];
@@ -105,10 +118,17 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
       'manifest.p99',
       'rss.mono.big',
       'rss.growth.big',
+      'cpu.push.mono',
+      'cpu.pull',
     ]);
     for (const row of outcome.rows) {
       expect(row.samples.Berth).toHaveLength(1);
       expect(row.samples.Distribution).toHaveLength(1);
+      if (row.metric.id.startsWith('cpu.')) {
+        // CPU time comes in 10 ms ticks: a tiny push may cost none.
+        for (const value of [row.berth, row.distribution]) expect(value).toBeGreaterThanOrEqual(0);
+        continue;
+      }
       if (row.metric.id === 'rss.growth.big') continue; // may be 0, so no finite ratio
       expect(row.berth).toBeGreaterThan(0);
       expect(row.distribution).toBeGreaterThan(0);

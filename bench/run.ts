@@ -16,11 +16,11 @@ import { analyzeDatabase, autovacuumSetting, startBerth } from './berth';
 import { DISTRIBUTION_BINARY, startDistribution } from './distribution';
 import { addHostsEntry } from './hosts-file';
 import { measureLimits, type MachineLimits } from './limits';
-import { Cleanup, residentBytes, runCommand } from './processes';
+import { Cleanup, cpuSeconds, pidsNamed, residentBytes, runCommand } from './processes';
 import { RegistryClient, type Target } from './registry-client';
 import { checkTargets, markdownReport, plainTable, Samples, summarise, type SummaryRow, type TargetCheck } from './report';
-import { formatBytes, settingsFromEnv, sizesFor, type BenchSettings, type Sizes } from './settings';
-import { RoundData, setUpTarget, WORKLOADS, type TargetState } from './workloads';
+import { formatBytes, MIB, settingsFromEnv, sizesFor, type BenchSettings, type Sizes } from './settings';
+import { CPU_PER_MIB, RoundData, setUpTarget, WORKLOADS, type TargetState } from './workloads';
 
 export interface BenchOutcome {
   rows: SummaryRow[];
@@ -72,6 +72,7 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
         `memory test ${size(sizes.hugeBlob)}, ${sizes.tagCount} tags (pages of ${sizes.tagPageSize}), skopeo image 3 × ${size(sizes.skopeoLayer)} random layers`,
     ],
     ['Load tests', `${sizes.loadClients} concurrent clients on keep-alive connections for ${sizes.loadSeconds} s (after a short warm-up)`],
+    ['Warm-up', `before round 1, each registry takes one unmeasured burst of ${sizes.parallelCount} parallel pushes of 16 KiB blobs and one skopeo round trip of a tiny image (when those workloads run)`],
     ...targets.map((t): [string, string] => [`${t.label} auth`, t.authDescription]),
     [
       'Berth',
@@ -85,6 +86,11 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
     ['Distribution', 'docker-registry serve with filesystem storage, inmemory blob descriptor cache, log level warn, access log off, no upload purging'],
     ['Client', 'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing'],
     ['Disk', '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not)'],
+    [
+      'Server CPU',
+      'user + system time from /proc over each measurement: the registry process with all its threads, and for Berth every postgres process too; ' +
+        'writeback by the kernel\'s flusher threads (all of Distribution\'s, which does not fsync) is counted for neither',
+    ],
     ['skopeo', skopeoNote],
   ];
 }
@@ -175,8 +181,19 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
           // fsync leaves them behind) would otherwise be written back on the
           // next one's clock.
           await flushDisks();
+          // Berth's work includes its database's: every postgres process counts (the bench's database is the only busy one).
+          const serverPids = () => (target === berth ? [berth.pid, ...pidsNamed('postgres')] : [target.pid]);
+          const cpuBefore = cpuSeconds(serverPids());
           const summary = await WORKLOADS[workload]({ state, data, sizes, samples, workDir, log });
-          log(`  ${workload.padEnd(14)} ${target.label.padEnd(12)} ${summary}`);
+          const cpuAfter = cpuSeconds(serverPids());
+          const cpu = CPU_PER_MIB[workload];
+          let cpuText = '';
+          if (cpu && cpuBefore !== undefined && cpuAfter !== undefined) {
+            const msPerMiB = ((cpuAfter - cpuBefore) * 1000) / (cpu.bytes(sizes) / MIB);
+            samples.add(cpu.metric, target.label, msPerMiB);
+            cpuText = `, server CPU ${msPerMiB.toFixed(2)} ms/MiB`;
+          }
+          log(`  ${workload.padEnd(14)} ${target.label.padEnd(12)} ${summary}${cpuText}`);
         }
       }
       for (const state of states.values()) state.lastMono = undefined;
