@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Client } from 'pg';
 import { requireDatabaseUrl } from '@berth/config';
-import { digestOf } from '@berth/oci';
+import { digestOf, MediaType } from '@berth/oci';
 import { blobKey } from '@berth/storage';
 import { createRegistryServer, type RegistryServer } from '../src/registry-server';
 import { errorCode, RegistryClient, type TestResponse } from './support/client';
@@ -184,6 +184,70 @@ describe('GC safety and registry deletion (data plane side)', () => {
       expect((await c.get(`/v2/gc/dup-b/blobs/${blob.digest}`)).body.equals(blob.data)).toBe(true);
       expect((await c.head(`/v2/gc/dup-a/blobs/${blob.digest}`)).status).toBe(404); // its link went with the old row
       expect(await h.db.upload.count({ where: { id: uploadId } })).toBe(0);
+      await usageMatchesContent(reg.id);
+    });
+  });
+
+  describe('a push racing the deletion of its repository', () => {
+    async function repositoryId(name: string): Promise<string | undefined> {
+      const { rows } = await monitor.query<{ id: string }>(`SELECT id FROM "Repository" WHERE "registryId" = $1 AND name = $2`, [reg.id, name]);
+      return rows[0]?.id;
+    }
+
+    /** What /acr/v1 repository delete does: it locks the row first, then removes the repository and everything in it. */
+    async function lockRepositoryForDelete(name: string): Promise<string> {
+      const id = (await repositoryId(name))!;
+      await other.query('BEGIN');
+      await other.query(`SELECT id FROM "Repository" WHERE id = $1 FOR UPDATE`, [id]);
+      return id;
+    }
+
+    async function finishDelete(id: string): Promise<void> {
+      await other.query(`DELETE FROM "Tag" WHERE "repositoryId" = $1`, [id]);
+      await other.query(`DELETE FROM "Manifest" WHERE "repositoryId" = $1`, [id]);
+      await other.query(`DELETE FROM "RepositoryBlob" WHERE "repositoryId" = $1`, [id]);
+      await other.query(`DELETE FROM "Repository" WHERE id = $1`, [id]);
+      await other.query('COMMIT');
+    }
+
+    it('a manifest PUT waits for the delete, then answers MANIFEST_BLOB_UNKNOWN (the blob links went with the repository), not a 500', async () => {
+      const config = imageConfig();
+      const layer = testBlob();
+      for (const blob of [config, layer]) await pushBlob(c, 'race/manifest', blob);
+      const manifest = ociManifest(config, [layer]);
+      const id = await lockRepositoryForDelete('race/manifest');
+      const put = pushManifest(c, 'race/manifest', 'v1', manifest);
+      await blockedOnLock();
+      await finishDelete(id);
+
+      const res = await put;
+      expect(res.status).toBe(400);
+      expect(errorCode(res)).toBe('MANIFEST_BLOB_UNKNOWN');
+      expect(await repositoryId('race/manifest')).toBeUndefined(); // the refused push left no empty repository behind
+      // The client pushes the blobs again, as docker does, and the image lands.
+      for (const blob of [config, layer]) await pushBlob(c, 'race/manifest', blob);
+      expect((await pushManifest(c, 'race/manifest', 'v1', manifest)).status).toBe(201);
+      expect((await c.get('/v2/race/manifest/manifests/v1', { headers: { accept: MediaType.OciManifest } })).body.equals(manifest)).toBe(true);
+      await usageMatchesContent(reg.id);
+    });
+
+    it('an upload completion waits for the delete, then links its blob to the repository created anew', async () => {
+      await pushBlob(c, 'race/upload', testBlob());
+      const blob = testBlob();
+      const start = await c.post('/v2/race/upload/blobs/uploads/');
+      const location = start.header('location')!;
+      expect((await c.patch(location, { body: blob.data })).status).toBe(202);
+      const id = await lockRepositoryForDelete('race/upload');
+      const put = c.put(`${location}?digest=${blob.digest}`);
+      await blockedOnLock();
+      await finishDelete(id);
+
+      const res = await put;
+      expect(res.status).toBe(201);
+      const recreated = await repositoryId('race/upload');
+      expect(recreated).toBeDefined();
+      expect(recreated).not.toBe(id);
+      expect((await c.get(`/v2/race/upload/blobs/${blob.digest}`)).body.equals(blob.data)).toBe(true);
       await usageMatchesContent(reg.id);
     });
   });

@@ -62,6 +62,10 @@ export class RegistryRepository {
  * which starts after that, sees its rows) or it waits for the mark and
  * refuses. It does not conflict with usage updates (storageUsedBytes), so
  * concurrent pushes and GC never wait on it.
+ * The repository row is key-share locked too (the lock the inserts that
+ * reference it would take anyway, only earlier): a repository delete holds
+ * the row FOR UPDATE, so this waits for it and, once the delete commits,
+ * finds no repository instead of writing rows whose reference is gone.
  */
 export async function lockServingRegistry(
   tx: SqlClient,
@@ -70,7 +74,12 @@ export async function lockServingRegistry(
 ): Promise<{ id: string; writeEnabled: boolean } | undefined> {
   const rows = await tx.rows<{ provisioningState: string; id: string | null; writeEnabled: boolean | null }>(sql`
     SELECT r."provisioningState"::text AS "provisioningState", p."id", p."writeEnabled"
-    FROM "Registry" r LEFT JOIN "Repository" p ON p."registryId" = r."id" AND p."name" = ${repositoryName}
+    FROM "Registry" r
+    LEFT JOIN LATERAL (
+      SELECT "id", "writeEnabled" FROM "Repository"
+      WHERE "registryId" = r."id" AND "name" = ${repositoryName}
+      FOR KEY SHARE
+    ) p ON true
     WHERE r."id" = ${registryId}::uuid
     FOR KEY SHARE OF r`);
   const row = rows[0];
