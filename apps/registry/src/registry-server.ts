@@ -142,7 +142,6 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     new UploadRepository(db, uploadSessions, config.uploads.expirySeconds),
     blobs,
     new RepositoryRepository(db),
-    registries,
     store,
     hashes,
     offload,

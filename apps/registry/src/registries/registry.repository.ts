@@ -43,12 +43,6 @@ export class RegistryRepository {
       },
     };
   }
-
-  /** Current storage usage, read fresh (quota decisions never use the cached registry). */
-  async storageUsedBytes(registryId: string): Promise<number> {
-    const rows = await this.db.rows<{ used: bigint }>(sql`SELECT "storageUsedBytes" AS "used" FROM "Registry" WHERE "id" = ${registryId}::uuid`);
-    return rows[0] ? Number(rows[0].used) : 0;
-  }
 }
 
 /**

@@ -9,6 +9,9 @@ export interface UploadSession {
   parts: UploadParts;
 }
 
+/** Why a session was (not) created. */
+export type SessionStart = { kind: 'created' } | { kind: 'locked' } | { kind: 'over-quota'; usedBytes: number } | { kind: 'not-serving' };
+
 interface SessionRow {
   id: string;
   repositoryName: string;
@@ -49,19 +52,36 @@ export class UploadRepository {
   }
 
   /**
-   * Creates a session; false when the registry is no longer serving (being
+   * Creates a session, in one statement that also checks what would refuse
+   * it, in this order: the repository is locked (writeEnabled=false), the
+   * registry is at its storage quota, the registry no longer serves (being
    * deleted). Committed without waiting for the WAL flush: a session lost to
    * a database crash answers BLOB_UPLOAD_UNKNOWN and the client starts over,
    * as it would after the session expired.
    */
-  async create(registryId: string, session: { id: string; repositoryName: string; storageKey: string }): Promise<boolean> {
-    const rows = await this.db.transaction((tx) => tx.rows<{ id: string }>(sql`
-      INSERT INTO "Upload" ("id", "registryId", "repositoryName", "storageKey", "createdAt", "updatedAt", "expiresAt")
-      SELECT ${session.id}::uuid, r."id", ${session.repositoryName}, ${session.storageKey}, now(), now(),
-             now() + make_interval(secs => ${this.expirySeconds})
-      FROM "Registry" r WHERE r."id" = ${registryId}::uuid AND r."provisioningState" = 'Succeeded'
-      RETURNING "id"::text AS "id"`), ASYNC_COMMIT);
-    return rows.length === 1;
+  async create(
+    registryId: string,
+    session: { id: string; repositoryName: string; storageKey: string },
+    quotaBytes: number,
+  ): Promise<SessionStart> {
+    const rows = await this.db.transaction((tx) => tx.rows<{ state: string; usedBytes: bigint; writeEnabled: boolean | null; created: boolean }>(sql`
+      WITH r AS (
+        SELECT r."id", r."provisioningState"::text AS "state", r."storageUsedBytes" AS "usedBytes", p."writeEnabled"
+        FROM "Registry" r LEFT JOIN "Repository" p ON p."registryId" = r."id" AND p."name" = ${session.repositoryName}
+        WHERE r."id" = ${registryId}::uuid
+      ), created AS (
+        INSERT INTO "Upload" ("id", "registryId", "repositoryName", "storageKey", "createdAt", "updatedAt", "expiresAt")
+        SELECT ${session.id}::uuid, r."id", ${session.repositoryName}, ${session.storageKey}, now(), now(),
+               now() + make_interval(secs => ${this.expirySeconds})
+        FROM r WHERE r."writeEnabled" IS NOT FALSE AND r."usedBytes" < ${BigInt(quotaBytes)} AND r."state" = 'Succeeded'
+        RETURNING 1
+      )
+      SELECT r."state", r."usedBytes", r."writeEnabled", EXISTS (SELECT 1 FROM created) AS "created" FROM r`), ASYNC_COMMIT);
+    const row = rows[0];
+    if (row?.created) return { kind: 'created' };
+    if (row?.writeEnabled === false) return { kind: 'locked' };
+    if (row && row.usedBytes >= BigInt(quotaBytes)) return { kind: 'over-quota', usedBytes: Number(row.usedBytes) };
+    return { kind: 'not-serving' };
   }
 
   /** The unexpired session `id` of this registry and repository (no lock: status requests). */

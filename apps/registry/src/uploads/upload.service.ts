@@ -8,7 +8,6 @@ import { layerTooLarge, lockedError, storageQuotaExceeded } from '../limits/limi
 import type { Logger } from '../observability/logger';
 import type { RegistryMetrics } from '../observability/metrics';
 import type { RegistryInfo } from '../registries/registry-info';
-import type { RegistryRepository } from '../registries/registry.repository';
 import type { RepositoryRepository } from '../repositories/repository.repository';
 import type { HashOffload, RunningDigest } from './hash-offload';
 import type { UploadHashCache } from './upload-hash-cache';
@@ -101,7 +100,6 @@ export class UploadService {
     private readonly uploads: UploadRepository,
     private readonly blobs: BlobRepository,
     private readonly repositories: RepositoryRepository,
-    private readonly registries: RegistryRepository,
     private readonly store: BlobStore,
     private readonly hashes: UploadHashCache,
     private readonly offload: HashOffload,
@@ -111,13 +109,19 @@ export class UploadService {
 
   /** Opens a session; refuses up front (before any byte is sent) when the repository is locked or the registry is over quota. */
   async start(registry: RegistryInfo, repositoryName: string): Promise<UploadSession> {
-    await this.assertWritable(registry, repositoryName);
-    const used = await this.registries.storageUsedBytes(registry.id);
-    if (used >= registry.sku.includedStorageBytes) throw storageQuotaExceeded(registry, used);
     const id = randomUUID();
     const session: UploadSession = { id, repositoryName, storageKey: blobKey(registry.id, id), offset: 0, parts: [] };
-    if (!(await this.uploads.create(registry.id, session))) throw new OciError('NAME_UNKNOWN', { message: 'this registry is being deleted' });
-    return session;
+    const started = await this.uploads.create(registry.id, session, registry.sku.includedStorageBytes);
+    switch (started.kind) {
+      case 'created':
+        return session;
+      case 'locked':
+        throw lockedError(`repository ${repositoryName}`, 'writeEnabled');
+      case 'over-quota':
+        throw storageQuotaExceeded(registry, started.usedBytes);
+      case 'not-serving':
+        throw new OciError('NAME_UNKNOWN', { message: 'this registry is being deleted' });
+    }
   }
 
   /** The session's state (status requests); BLOB_UPLOAD_UNKNOWN when unknown or expired. */
@@ -131,7 +135,7 @@ export class UploadService {
   async patch(registry: RegistryInfo, repositoryName: string, uploadId: string, chunk: UploadChunk | undefined): Promise<UploadSession> {
     const appended = async (tx: SqlClient, session: UploadSession) => {
       if (chunk) {
-        const discarded = await this.append(tx, registry, session, chunk);
+        const discarded = await this.append(tx, registry, session, chunk, false);
         if (discarded) return discarded;
       }
       return session;
@@ -147,7 +151,7 @@ export class UploadService {
   async complete(registry: RegistryInfo, repositoryName: string, uploadId: string, digest: ParsedDigest, chunk: UploadChunk | undefined): Promise<void> {
     const committed = await this.locked(registry, repositoryName, uploadId, async (tx, session) => {
       if (chunk) {
-        const discarded = await this.append(tx, registry, session, chunk);
+        const discarded = await this.append(tx, registry, session, chunk, true);
         if (discarded) return discarded;
       }
       const cached = this.hashes.take(session.id, session.offset, digest.algorithm);
@@ -281,11 +285,13 @@ export class UploadService {
   }
 
   /**
-   * Appends a chunk at the locked session's offset and records it (updates
-   * `session` in place). `contentLength` (when known) lets an oversized layer
-   * be refused before its bytes flow.
+   * Appends a chunk at the locked session's offset (updates `session` in
+   * place) and records the new offset in the session row unless `final`: a
+   * completion deletes the row in the same transaction whatever its outcome.
+   * `contentLength` (when known) lets an oversized layer be refused before
+   * its bytes flow.
    */
-  private async append(tx: SqlClient, registry: RegistryInfo, session: UploadSession, chunk: UploadChunk): Promise<Discarded | undefined> {
+  private async append(tx: SqlClient, registry: RegistryInfo, session: UploadSession, chunk: UploadChunk, final: boolean): Promise<Discarded | undefined> {
     const { contentLength, range } = chunk;
     if (range !== undefined) {
       if (range === 'invalid' || range.start !== session.offset) throw this.rangeInvalid(session);
@@ -301,7 +307,7 @@ export class UploadService {
     const digester = await this.digesterAt(session, 'sha256');
     let kept = false;
     try {
-      const discarded = await this.appendHashed(tx, registry, session, chunk, digester);
+      const discarded = await this.appendHashed(tx, registry, session, chunk, digester, final);
       if (!discarded) {
         this.hashes.put(session.id, digester);
         kept = true;
@@ -319,6 +325,7 @@ export class UploadService {
     session: UploadSession,
     chunk: UploadChunk,
     digester: RunningDigest,
+    final: boolean,
   ): Promise<Discarded | undefined> {
     const maxLayer = registry.sku.maxLayerBytes;
     const body = chunk.body();
@@ -351,7 +358,7 @@ export class UploadService {
       this.log.warn({ uploadId: session.id, expected: session.offset + meter.bytes, actual: result.size }, 'upload size disagrees with the bytes sent');
       throw this.rangeInvalid(session);
     }
-    if (!(await this.uploads.advance(tx, registry.id, session.id, session.offset, result.size, result.parts))) {
+    if (!final && !(await this.uploads.advance(tx, registry.id, session.id, session.offset, result.size, result.parts))) {
       throw this.rangeInvalid(session); // unreachable while the row is locked; kept as a guard
     }
     session.offset = result.size;
