@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module';
-import { ApiKeyGuard } from './common/api-key.guard';
+import { ManagementAuthGuard } from './common/auth.guard';
 import { CoreDependencies, CoreModule } from './common/core.module';
 import { CredentialsModule } from './credentials/credentials.module';
 import { HealthModule } from './health/health.module';
@@ -29,7 +29,7 @@ export class AppModule {
         UsagesModule,
         RepositoriesModule,
       ],
-      providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+      providers: [{ provide: APP_GUARD, useClass: ManagementAuthGuard }],
     };
   }
 }

@@ -201,3 +201,83 @@ describe('delete and limits', () => {
     expect(displayNames.length).toBe(await t.db.servicePrincipal.count({ where: { registry: { name: 'spreg' } } }));
   });
 });
+
+describe('management calls as a service principal', () => {
+  const ownerBase = '/api/v1/registries/ownerreg';
+  let owner: { clientId: string; secret: string; id: string };
+  let pusher: { clientId: string; secret: string };
+  let scopedOwner: { clientId: string; secret: string };
+  const basic = (clientId: string, secret: string) => ({ key: null, headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` } });
+  const as = (principal: { clientId: string; secret: string }) => basic(principal.clientId, principal.secret);
+
+  beforeAll(async () => {
+    for (const name of ['ownerreg', 'ownerother']) expect((await t.request('POST', '/api/v1/registries', { body: { name } })).status).toBe(201);
+    const make = async (displayName: string, role: string, repositories?: string[]) => {
+      const res = await t.request('POST', `${ownerBase}/service-principals`, { body: { displayName, role, repositories } });
+      expect(res.status).toBe(201);
+      return res.body;
+    };
+    owner = await make('owner', 'Owner');
+    pusher = await make('pusher', 'AcrPush');
+    scopedOwner = await make('team-owner', 'Owner', ['team/*']);
+  });
+
+  it('lets an Owner of all of the registry call the routes of that registry (names case-insensitive)', async () => {
+    const registry = await t.request('GET', ownerBase, as(owner));
+    expect(registry.status).toBe(200);
+    expect(registry.body.name).toBe('ownerreg');
+    expect((await t.request('GET', '/api/v1/registries/OwnerReg/usages', as(owner))).status).toBe(200);
+    expect((await t.request('GET', `${ownerBase}/webhooks`, as(owner))).status).toBe(200);
+    const created = await t.request('POST', `${ownerBase}/service-principals`, { ...as(owner), body: { displayName: 'made-by-owner', role: 'AcrPull' } });
+    expect(created.status).toBe(201);
+    const updated = await t.request('PATCH', ownerBase, { ...as(owner), body: { anonymousPullEnabled: false } });
+    expect(updated.status).toBe(200);
+  });
+
+  it('refuses it everywhere else with 401: other registries and operator-wide routes', async () => {
+    const foreign = expectProblem(await t.request('GET', '/api/v1/registries/ownerother', as(owner)), 401);
+    expect(foreign.code).toBe('UNAUTHENTICATED');
+    expectProblem(await t.request('GET', '/api/v1/registries/nosuchregistry/webhooks', as(owner)), 401);
+    for (const [method, path] of [
+      ['GET', '/api/v1/registries'],
+      ['POST', '/api/v1/registries'],
+      ['GET', '/api/v1/api-keys'],
+      ['GET', '/api/v1/skus'],
+    ] as const) {
+      const res = await t.request(method, path, { ...as(owner), body: method === 'POST' ? { name: 'sneaky' } : undefined });
+      const problem = expectProblem(res, 401);
+      expect(problem.code).toBe('UNAUTHENTICATED');
+      expect(problem.detail).toContain('needs an operator API key');
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    }
+    expect(await t.db.registry.count({ where: { name: 'sneaky' } })).toBe(0);
+  });
+
+  it('answers 403 to principals without Owner on all of the registry', async () => {
+    for (const principal of [pusher, scopedOwner]) {
+      const problem = expectProblem(await t.request('GET', `${ownerBase}/service-principals`, as(principal)), 403);
+      expect(problem.code).toBe('FORBIDDEN');
+      expect(problem.detail).toContain('Owner role on all of registry ownerreg');
+    }
+  });
+
+  it('answers 401 to wrong, malformed, expired or revoked credentials', async () => {
+    for (const options of [
+      basic(owner.clientId, `${owner.secret}x`),
+      basic('not-a-uuid', owner.secret),
+      basic(owner.clientId, ''),
+      { key: null, headers: { authorization: 'Basic !!!' } },
+    ]) {
+      expectProblem(await t.request('GET', ownerBase, options), 401);
+    }
+    await t.db.servicePrincipalSecret.updateMany({ where: { principalId: owner.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    try {
+      expectProblem(await t.request('GET', ownerBase, as(owner)), 401);
+    } finally {
+      await t.db.servicePrincipalSecret.updateMany({ where: { principalId: owner.id }, data: { expiresAt: new Date(Date.now() + DAY) } });
+    }
+    expect((await t.request('GET', ownerBase, as(owner))).status).toBe(200);
+    expect((await t.request('DELETE', `${ownerBase}/service-principals/${owner.id}`)).status).toBe(204);
+    expectProblem(await t.request('GET', ownerBase, as(owner)), 401);
+  });
+});

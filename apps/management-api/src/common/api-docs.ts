@@ -1,13 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiBasicAuth, ApiBearerAuth, ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 import { ProblemDetailsDto } from './problem.dto';
 
 export const API_KEY_SCHEME = 'api-key';
+export const OWNER_PRINCIPAL_SCHEME = 'owner-principal';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request; `errors` names each offending field.',
-  401: 'Missing, malformed, wrong or revoked API key.',
+  401: 'Missing, malformed, wrong or revoked API key, or service principal credentials not valid for the registry.',
+  403: 'Valid service principal credentials without the Owner role on all of the registry.',
   404: 'No such resource.',
   409: 'Conflicts with the current state (name taken, SKU limit, registry being deleted, ...).',
   413: 'Request body over 1 MiB.',
@@ -32,4 +34,9 @@ export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecor
 /** Every /api/v1 controller: bearer API key, and the errors any route can give. */
 export function ApiAuthenticated(): ClassDecorator {
   return applyDecorators(ApiBearerAuth(API_KEY_SCHEME), ApiProblems(400, 401)) as ClassDecorator;
+}
+
+/** Routes of one registry: an Owner service principal of that registry may call them too. */
+export function ApiOwnerPrincipal(): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiBasicAuth(OWNER_PRINCIPAL_SCHEME), ApiProblems(403));
 }

@@ -10,6 +10,8 @@ export interface HttpRequest {
   headers: Record<string, string | string[] | undefined>;
   body?: unknown;
   route?: { path?: string };
+  /** Path parameters of the matched route (set before guards run). */
+  params?: Record<string, string | undefined>;
   baseUrl?: string;
   /** Set by the correlation-id middleware before anything else runs. */
   requestId?: string;

@@ -47,6 +47,8 @@ export function problemSpecFor(code: AnyDomainExceptionCode): ProblemSpec {
         title: 'Authentication required',
         headers: { 'WWW-Authenticate': 'Bearer realm="berth-management"' },
       };
+    case CommonExceptionCode.Forbidden:
+      return { status: 403, title: 'Forbidden' };
     case CommonExceptionCode.RouteNotFound:
       return { status: 404, title: 'Not found' };
     case CommonExceptionCode.MethodNotAllowed:

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiProblems } from '../common/api-docs';
+import { ApiAuthenticated, ApiOwnerPrincipal, ApiProblems } from '../common/api-docs';
 import { RegenerateCredentialDto, RegistryCredentialsDto } from './credentials.dto';
 import { CredentialsService } from './credentials.service';
 
@@ -8,6 +8,7 @@ const ADMIN_DISABLED = 'The 409 means the admin user is disabled (as `az acr cre
 
 @ApiTags('Admin credentials')
 @ApiAuthenticated()
+@ApiOwnerPrincipal()
 @Controller('registries/:registryName')
 export class CredentialsController {
   constructor(private readonly credentials: CredentialsService) {}

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiProblems } from '../common/api-docs';
+import { ApiAuthenticated, ApiOwnerPrincipal, ApiProblems } from '../common/api-docs';
 import { PageQueryDto } from '../common/paging';
 import {
   CheckNameDto,
@@ -42,6 +42,7 @@ export class RegistriesController {
   }
 
   @Get(':registryName')
+  @ApiOwnerPrincipal()
   @ApiOperation({ summary: 'Get a registry (names are case-insensitive)' })
   @ApiOkResponse({ type: RegistryDto })
   @ApiProblems(404)
@@ -50,6 +51,7 @@ export class RegistriesController {
   }
 
   @Patch(':registryName')
+  @ApiOwnerPrincipal()
   @ApiOperation({
     summary: 'Update SKU, admin user, anonymous pull or retention policy',
     description: 'Refused with 409 when the registry would exceed the limits or features of its (new) SKU; `limits` lists each one.',
@@ -61,6 +63,7 @@ export class RegistriesController {
   }
 
   @Delete(':registryName')
+  @ApiOwnerPrincipal()
   @HttpCode(202)
   @ApiOperation({
     summary: 'Delete a registry',

@@ -1,12 +1,13 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiProblems } from '../common/api-docs';
+import { ApiAuthenticated, ApiOwnerPrincipal, ApiProblems } from '../common/api-docs';
 import { PageQueryDto } from '../common/paging';
 import { RepositoryListDto } from './repositories.dto';
 import { RepositoriesService } from './repositories.service';
 
 @ApiTags('Repositories')
 @ApiAuthenticated()
+@ApiOwnerPrincipal()
 @Controller('registries/:registryName/repositories')
 export class RepositoriesController {
   constructor(private readonly repositories: RepositoriesService) {}

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiProblems } from '../common/api-docs';
+import { ApiAuthenticated, ApiOwnerPrincipal, ApiProblems } from '../common/api-docs';
 import { PageQueryDto } from '../common/paging';
 import {
   AddSecretDto,
@@ -17,6 +17,7 @@ import { ServicePrincipalsService } from './service-principals.service';
 
 @ApiTags('Service principals')
 @ApiAuthenticated()
+@ApiOwnerPrincipal()
 @ApiProblems(404)
 @Controller('registries/:registryName/service-principals')
 export class ServicePrincipalsController {

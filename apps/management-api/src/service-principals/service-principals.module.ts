@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RegistriesModule } from '../registries/registries.module';
+import { OwnerAuthenticator } from './owner-authenticator';
 import { ServicePrincipalsController } from './service-principals.controller';
 import { ServicePrincipalsRepository } from './service-principals.repository';
 import { ServicePrincipalsService } from './service-principals.service';
@@ -7,6 +8,7 @@ import { ServicePrincipalsService } from './service-principals.service';
 @Module({
   imports: [RegistriesModule],
   controllers: [ServicePrincipalsController],
-  providers: [ServicePrincipalsRepository, ServicePrincipalsService],
+  providers: [ServicePrincipalsRepository, ServicePrincipalsService, OwnerAuthenticator],
+  exports: [OwnerAuthenticator],
 })
 export class ServicePrincipalsModule {}

@@ -1,11 +1,12 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiProblems } from '../common/api-docs';
+import { ApiAuthenticated, ApiOwnerPrincipal, ApiProblems } from '../common/api-docs';
 import { UsageListDto } from './usages.dto';
 import { UsagesService } from './usages.service';
 
 @ApiTags('Usages')
 @ApiAuthenticated()
+@ApiOwnerPrincipal()
 @Controller('registries/:registryName/usages')
 export class UsagesController {
   constructor(private readonly usages: UsagesService) {}

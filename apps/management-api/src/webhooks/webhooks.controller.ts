@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiProblems } from '../common/api-docs';
+import { ApiAuthenticated, ApiOwnerPrincipal, ApiProblems } from '../common/api-docs';
 import { PageQueryDto } from '../common/paging';
 import {
   CallbackConfigDto,
@@ -20,6 +20,7 @@ function basePath(registryName: string): string {
 
 @ApiTags('Webhooks')
 @ApiAuthenticated()
+@ApiOwnerPrincipal()
 @ApiProblems(404)
 @Controller('registries/:registryName/webhooks')
 export class WebhooksController {
