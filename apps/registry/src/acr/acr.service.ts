@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { RepositoryBusy } from '@berth/db';
 import type { EventRequestInfo } from '@berth/events';
 import { OciError } from '@berth/oci';
 import type { ListingRepository } from '../listing/listing.repository';
@@ -12,7 +13,7 @@ import type {
   RepositoryPropertiesDto,
   TagAttributesDto,
 } from './acr.dto';
-import { RepositoryBusy, type AcrRepository, type ManifestRecord, type PageRequest, type TagRecord } from './acr.repository';
+import type { AcrRepository, ManifestRecord, PageRequest, TagRecord } from './acr.repository';
 
 export interface Page<T> {
   items: T[];
