@@ -167,6 +167,7 @@ describe('health, metrics and documentation', () => {
       '/api/v1/registries/{registryName}/credentials/regenerate',
       '/api/v1/registries/{registryName}/usages',
       '/api/v1/registries/{registryName}/repositories',
+      '/api/v1/registries/{registryName}/repositories/{repository}',
       '/api/v1/registries/{registryName}/service-principals',
       '/api/v1/registries/{registryName}/service-principals/{principalId}/secrets',
       '/api/v1/registries/{registryName}/service-principals/{principalId}/role-assignments',

@@ -328,6 +328,102 @@ describe('usages and repositories', () => {
     expect(second.body).toEqual({ value: [expect.objectContaining({ name: 'team/web' })], nextLink: null });
     expectProblem(await t.request('GET', '/api/v1/registries/nosuchregistry/repositories'), 404);
   });
+
+  describe('one repository: get, lock attributes, delete', () => {
+    let registryId: string;
+    const repoPath = (name: string) => `/api/v1/registries/lockreg/repositories/${encodeURIComponent(name)}`;
+
+    /** A repository with one manifest tagged `tags`, as pushes through the data plane leave it. */
+    async function seedRepository(name: string, tags: string[], manifest: { deleteEnabled?: boolean } = {}) {
+      const repository = await t.db.repository.create({ data: { registryId, name } });
+      const digest = `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+      const row = await t.db.manifest.create({
+        data: {
+          registryId,
+          repositoryId: repository.id,
+          digest,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          size: 2,
+          payload: Buffer.from('{}'),
+          ...manifest,
+        },
+      });
+      for (const tag of tags) await t.db.tag.create({ data: { repositoryId: repository.id, name: tag, manifestId: row.id } });
+      await t.db.registry.update({ where: { id: registryId }, data: { storageUsedBytes: { increment: 2 } } });
+      return { repository, digest };
+    }
+
+    beforeAll(async () => {
+      registryId = (await createRegistry({ name: 'lockreg' })).body.id;
+    });
+
+    it('gets a repository by its URL-encoded name, 404 for unknown or invalid names', async () => {
+      await seedRepository('team/app/web', ['v1']);
+      const res = await t.request('GET', repoPath('team/app/web'));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        name: 'team/app/web',
+        createdTime: expect.any(String),
+        lastUpdateTime: expect.any(String),
+        changeableAttributes: { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true },
+      });
+      for (const name of ['team/app', 'Team/App/Web', 'team//app']) {
+        expect(expectProblem(await t.request('GET', repoPath(name)), 404).code).toBe('REPOSITORY_NOT_FOUND');
+      }
+      expectProblem(await t.request('GET', '/api/v1/registries/nosuchregistry/repositories/x'), 404);
+    });
+
+    it('changes lock attributes and validates them', async () => {
+      const res = await t.request('PATCH', repoPath('team/app/web'), { body: { writeEnabled: false, listEnabled: false } });
+      expect(res.status).toBe(200);
+      expect(res.body.changeableAttributes).toEqual({ deleteEnabled: true, writeEnabled: false, readEnabled: true, listEnabled: false });
+      const stored = await t.db.repository.findFirstOrThrow({ where: { registryId, name: 'team/app/web' } });
+      expect([stored.writeEnabled, stored.listEnabled]).toEqual([false, false]);
+      expect(errorFields(await t.request('PATCH', repoPath('team/app/web'), { body: { readEnabled: 'no' } }))).toEqual(['readEnabled']);
+      expect(errorFields(await t.request('PATCH', repoPath('team/app/web'), { body: { colour: 'red' } }))).toEqual(['colour']);
+      expectProblem(await t.request('PATCH', repoPath('not/there'), { body: { writeEnabled: false } }), 404);
+    });
+
+    it('deletes a repository with its manifests and tags, records one repository.delete event, and frees its usage', async () => {
+      const { digest } = await seedRepository('gone/soon', ['a', 'b']);
+      const usedBefore = (await t.db.registry.findUniqueOrThrow({ where: { id: registryId } })).storageUsedBytes;
+      const res = await t.request('DELETE', repoPath('gone/soon'), { headers: { 'user-agent': 'repo-deleter/1.0' } });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ name: 'gone/soon', manifestsDeleted: [digest], tagsDeleted: ['a', 'b'] });
+      expect(await t.db.repository.count({ where: { registryId, name: 'gone/soon' } })).toBe(0);
+      expect(await t.db.manifest.count({ where: { registryId, digest } })).toBe(0);
+      expect((await t.db.registry.findUniqueOrThrow({ where: { id: registryId } })).storageUsedBytes).toBe(usedBefore - 2n);
+      const events = await t.db.outboxEvent.findMany({ where: { registryId, type: 'repository.delete' } });
+      expect(events).toHaveLength(1);
+      expect(events[0]!.payload).toMatchObject({
+        registryName: 'lockreg',
+        repository: 'gone/soon',
+        manifestsDeleted: [digest],
+        tagsDeleted: ['a', 'b'],
+        request: { method: 'DELETE', useragent: 'repo-deleter/1.0' },
+      });
+      expectProblem(await t.request('DELETE', repoPath('gone/soon')), 404);
+    });
+
+    it('refuses to delete a repository with something locked, deleting nothing', async () => {
+      await seedRepository('kept/locked', ['stable'], { deleteEnabled: false });
+      const problem = expectProblem(await t.request('DELETE', repoPath('kept/locked')), 409);
+      expect(problem.code).toBe('REPOSITORY_LOCKED');
+      expect(problem.detail).toMatch(/manifest sha256:[0-9a-f]{64} has deleteEnabled=false/);
+      expect(await t.db.tag.count({ where: { repository: { registryId, name: 'kept/locked' } } })).toBe(1);
+      await t.request('PATCH', repoPath('team/app/web'), { body: { deleteEnabled: false } });
+      expect(expectProblem(await t.request('DELETE', repoPath('team/app/web')), 409).detail).toContain('the repository has deleteEnabled=false');
+    });
+
+    it('lets an Owner service principal of the registry do the same', async () => {
+      const owner = await t.request('POST', '/api/v1/registries/lockreg/service-principals', { body: { displayName: 'repo-owner', role: 'Owner' } });
+      const auth = { key: null, headers: { authorization: `Basic ${Buffer.from(`${owner.body.clientId}:${owner.body.secret}`).toString('base64')}` } };
+      await seedRepository('owned/by/team', ['x']);
+      expect((await t.request('GET', repoPath('owned/by/team'), auth)).status).toBe(200);
+      expect((await t.request('DELETE', repoPath('owned/by/team'), auth)).status).toBe(200);
+      expect(await t.db.repository.count({ where: { registryId, name: 'owned/by/team' } })).toBe(0);
+    });
+  });
 });
 
 describe('SKUs', () => {

@@ -1,4 +1,5 @@
-import type { RepositoryDeletePayload } from '@berth/events';
+import { randomUUID } from 'node:crypto';
+import type { EventRequestInfo, RepositoryDeletePayload } from '@berth/events';
 import { digestLockKey } from './locks';
 import { writeOutboxEvent } from './outbox';
 import { sql, type SqlClient } from './sql';
@@ -8,6 +9,14 @@ export type RepositoryDeleteResult =
   | { kind: 'unknown' }
   /** Something in the repository has deleteEnabled=false; nothing was deleted. */
   | { kind: 'locked'; repository: boolean; manifests: string[]; tags: string[] };
+
+/** The repository to delete, and who asked (for the repository.delete event). */
+export interface RepositoryDeleteTarget {
+  registryId: string;
+  registryName: string;
+  name: string;
+  request: EventRequestInfo;
+}
 
 /** Runs `work` in one database transaction (the data plane's and the management API's own pools). */
 export type TransactionRunner = <T>(work: (tx: SqlClient) => Promise<T>) => Promise<T>;
@@ -44,12 +53,17 @@ export class RepositoryBusy extends Error {}
  * the repository row, so waiting for the digest here could deadlock. When one
  * is taken, everything rolls back and the delete starts over shortly after.
  */
-export async function deleteRepository(
-  inTransaction: TransactionRunner,
-  registryId: string,
-  name: string,
-  event: (deleted: { manifestsDeleted: string[]; tagsDeleted: string[] }) => RepositoryDeletePayload,
-): Promise<RepositoryDeleteResult> {
+export async function deleteRepository(inTransaction: TransactionRunner, target: RepositoryDeleteTarget): Promise<RepositoryDeleteResult> {
+  const { registryId, name } = target;
+  const event = (deleted: { manifestsDeleted: string[]; tagsDeleted: string[] }): RepositoryDeletePayload => ({
+    eventId: randomUUID(),
+    timestamp: new Date().toISOString(),
+    registryId,
+    registryName: target.registryName,
+    repository: name,
+    ...deleted,
+    request: target.request,
+  });
   for (let attempt = 1; ; attempt++) {
     try {
       return await inTransaction((tx) => deleteRepositoryOnce(tx, registryId, name, event));

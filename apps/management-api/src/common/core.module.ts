@@ -1,11 +1,12 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { SecretBox, SecretHasher } from '@berth/auth';
 import type { BerthConfig } from '@berth/config';
-import type { Db } from '@berth/db';
+import { requireDatabaseUrl } from '@berth/config';
+import { SqlPool, type Db } from '@berth/db';
 import type { Redis } from 'ioredis';
 import type { Logger } from './logger';
 import type { HttpMetrics } from './metrics';
-import { CONFIG, DB, LOGGER, METRICS, REDIS, SECRET_BOX, SECRET_HASHER } from './tokens';
+import { CONFIG, DB, LOGGER, METRICS, REDIS, SECRET_BOX, SECRET_HASHER, SQL } from './tokens';
 
 export interface CoreDependencies {
   config: BerthConfig;
@@ -24,6 +25,7 @@ const OWNERSHIP = Symbol('ResourceOwnership');
 class ConnectionCloser implements OnApplicationShutdown {
   constructor(
     @Inject(DB) private readonly db: Db,
+    @Inject(SQL) private readonly sql: SqlPool,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(OWNERSHIP) private readonly owns: CoreDependencies['owns'],
   ) {}
@@ -32,10 +34,11 @@ class ConnectionCloser implements OnApplicationShutdown {
     // disconnect() rather than quit(): quit would first connect a lazy client that never connected.
     if (this.owns.redis) this.redis.disconnect();
     if (this.owns.db) await this.db.$disconnect();
+    await this.sql.close();
   }
 }
 
-/** App-wide providers: configuration, database, Redis, logger, metrics and the secret primitives. */
+/** App-wide providers: configuration, database (Prisma, and a small plain-SQL pool), Redis, logger, metrics and the secret primitives. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -45,6 +48,8 @@ export class CoreModule {
       providers: [
         { provide: CONFIG, useValue: deps.config },
         { provide: DB, useValue: deps.db },
+        // Connects on first use: only repository deletes need it.
+        { provide: SQL, useValue: new SqlPool(requireDatabaseUrl(deps.config), { maxConnections: 2, applicationName: 'berth-management' }) },
         { provide: REDIS, useValue: deps.redis },
         { provide: LOGGER, useValue: deps.logger },
         { provide: METRICS, useValue: deps.metrics },
@@ -53,7 +58,7 @@ export class CoreModule {
         { provide: OWNERSHIP, useValue: deps.owns },
         ConnectionCloser,
       ],
-      exports: [CONFIG, DB, REDIS, LOGGER, METRICS, SECRET_BOX, SECRET_HASHER],
+      exports: [CONFIG, DB, SQL, REDIS, LOGGER, METRICS, SECRET_BOX, SECRET_HASHER],
     };
   }
 }

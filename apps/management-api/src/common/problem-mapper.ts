@@ -1,6 +1,7 @@
 import { ApiKeyException, ApiKeyExceptionCode } from '../api-keys/api-keys.exception';
 import { CredentialException, CredentialExceptionCode } from '../credentials/credentials.exception';
 import { RegistryException, RegistryExceptionCode } from '../registries/registries.exception';
+import { RepositoryException, RepositoryExceptionCode } from '../repositories/repositories.exception';
 import {
   ServicePrincipalException,
   ServicePrincipalExceptionCode,
@@ -16,6 +17,7 @@ export type AnyDomainException =
   | CredentialException
   | ServicePrincipalException
   | WebhookException
+  | RepositoryException
   | ApiKeyException;
 
 export type AnyDomainExceptionCode = AnyDomainException['code'];
@@ -83,6 +85,12 @@ export function problemSpecFor(code: AnyDomainExceptionCode): ProblemSpec {
       return { status: 409, title: 'Webhook name already in use' };
     case WebhookExceptionCode.LimitReached:
       return { status: 409, title: 'Webhook limit reached' };
+    case RepositoryExceptionCode.NotFound:
+      return { status: 404, title: 'Repository not found' };
+    case RepositoryExceptionCode.Locked:
+      return { status: 409, title: 'Repository is locked' };
+    case RepositoryExceptionCode.Busy:
+      return { status: 503, title: 'Repository busy', headers: { 'Retry-After': '1' } };
     case ApiKeyExceptionCode.NotFound:
       return { status: 404, title: 'API key not found' };
     default:

@@ -1,5 +1,4 @@
-import { deleteRepository, sql, type RepositoryDeleteResult, type SqlFragment, type SqlPool } from '@berth/db';
-import type { RepositoryDeletePayload } from '@berth/events';
+import { deleteRepository, sql, type RepositoryDeleteResult, type RepositoryDeleteTarget, type SqlFragment, type SqlPool } from '@berth/db';
 import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
 import type { AttributeChanges, ChangeableAttributes } from './acr.dto';
@@ -179,12 +178,8 @@ export class AcrRepository {
   }
 
   /** Deletes a repository and everything in it, in one transaction (see deleteRepository in @berth/db). */
-  deleteRepository(
-    registryId: string,
-    name: string,
-    event: (deleted: { manifestsDeleted: string[]; tagsDeleted: string[] }) => RepositoryDeletePayload,
-  ): Promise<RepositoryDeleteResult> {
-    return deleteRepository((work) => this.cache.write(registryId, () => this.db.transaction(work, TX_OPTIONS)), registryId, name, event);
+  deleteRepository(target: RepositoryDeleteTarget): Promise<RepositoryDeleteResult> {
+    return deleteRepository((work) => this.cache.write(target.registryId, () => this.db.transaction(work, TX_OPTIONS)), target);
   }
 
   /** Adds the listed tags and child platforms of a page of manifests (two queries for the whole page). */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { RepositoryBusy } from '@berth/db';
 import type { EventRequestInfo } from '@berth/events';
 import { OciError } from '@berth/oci';
@@ -61,16 +60,7 @@ export class AcrService {
   async deleteRepository(registry: RegistryInfo, name: string, request: EventRequestInfo): Promise<DeletedRepositoryDto> {
     let result;
     try {
-      result = await this.acr.deleteRepository(registry.id, name, (deleted) => ({
-        eventId: randomUUID(),
-        timestamp: new Date().toISOString(),
-        registryId: registry.id,
-        registryName: registry.name,
-        repository: name,
-        manifestsDeleted: deleted.manifestsDeleted,
-        tagsDeleted: deleted.tagsDeleted,
-        request,
-      }));
+      result = await this.acr.deleteRepository({ registryId: registry.id, registryName: registry.name, name, request });
     } catch (error) {
       if (error instanceof RepositoryBusy) {
         throw new OciError('UNAVAILABLE', { message: `repository ${name} is being written to; retry the delete`, headers: { 'Retry-After': '1' } });
