@@ -75,16 +75,14 @@ export class FilesystemBlobStore implements BlobStore {
 
   async completeUpload(key: string, _parts: UploadParts): Promise<void> {
     const file = this.file(key);
-    const handle = await this.openForAppend(file);
+    const handle = await this.openForAppend(file); // an empty blob has no file until now
     try {
-      await handle.sync();
+      // The bytes and the directory entry must both be durable; the two
+      // flushes run at once (a journaling file system commits them together).
+      await Promise.all([handle.sync(), syncDirectory(path.dirname(file))]);
     } finally {
       await handle.close();
     }
-    // The directory entry must be durable too; some platforms cannot fsync a directory.
-    const dir = await open(path.dirname(file), 'r').catch(() => undefined);
-    await dir?.sync().catch(() => undefined);
-    await dir?.close();
   }
 
   async stat(key: string): Promise<{ size: number } | undefined> {
@@ -228,6 +226,17 @@ export class FilesystemBlobStore implements BlobStore {
         if (attempt > 0 || !isCode(err, 'ENOENT')) throw err;
       }
     }
+  }
+}
+
+/** fsync of a directory, so an entry created in it survives a crash; some platforms cannot, which is ignored. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
   }
 }
 
