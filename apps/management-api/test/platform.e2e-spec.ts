@@ -158,6 +158,12 @@ describe('health, metrics and documentation', () => {
     const doc = res.body;
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes['api-key']).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes['owner-principal']).toMatchObject({ type: 'http', scheme: 'basic' });
+    // Owner principals are offered on the routes of one registry, not on operator-wide ones.
+    const schemes = (path: string, method: string) => (doc.paths[path][method].security as Array<Record<string, unknown>>).flatMap((s) => Object.keys(s));
+    expect(schemes('/api/v1/registries/{registryName}/webhooks', 'get')).toEqual(expect.arrayContaining(['api-key', 'owner-principal']));
+    expect(schemes('/api/v1/registries/{registryName}', 'delete')).toEqual(expect.arrayContaining(['api-key', 'owner-principal']));
+    expect(schemes('/api/v1/registries', 'post')).toEqual(['api-key']);
     for (const path of [
       '/api/v1/registries',
       '/api/v1/registries/{registryName}',
