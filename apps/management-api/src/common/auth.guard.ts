@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { parseBasicAuth } from '@berth/auth';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { OwnerAuthenticator } from '../service-principals/owner-authenticator';
 import { CommonException, CommonExceptionCode } from './common.exception';
@@ -25,8 +26,7 @@ export class ManagementAuthGuard implements CanActivate {
     if (isPublic) return true;
     const req = context.switchToHttp().getRequest<HttpRequest>();
     const authorization = req.headers.authorization;
-    const basic = typeof authorization === 'string' ? /^Basic +(\S+) *$/i.exec(authorization) : null;
-    if (!basic) {
+    if (typeof authorization !== 'string' || !/^Basic\b/i.test(authorization)) {
       await this.apiKeys.authenticate(authorization);
       return true;
     }
@@ -37,7 +37,7 @@ export class ManagementAuthGuard implements CanActivate {
         'This route needs an operator API key as "Authorization: Bearer <key>"; service principal credentials count only on the routes of their own registry (/api/v1/registries/{registryName} and below).',
       );
     }
-    await this.owners.authenticate(registryName, basic[1]!);
+    await this.owners.authenticate(registryName, parseBasicAuth(authorization));
     return true;
   }
 }

@@ -20,16 +20,15 @@ export class OwnerAuthenticator {
   ) {}
 
   /**
-   * Resolves when the Basic credentials name a live secret of a principal of
-   * registry `registryName` with a registry-wide Owner assignment.
-   * UNAUTHENTICATED when they are malformed, unknown, expired or another
-   * registry's; FORBIDDEN when the principal lacks that role.
+   * Resolves when the Basic credentials (parseBasicAuth's result; undefined
+   * when malformed) name a live secret of a principal of registry
+   * `registryName` with a registry-wide Owner assignment. UNAUTHENTICATED
+   * when they are malformed, unknown, expired or another registry's;
+   * FORBIDDEN when the principal lacks that role.
    */
-  async authenticate(registryName: string, basicCredentials: string): Promise<void> {
-    const decoded = Buffer.from(basicCredentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const clientId = colon > 0 ? decoded.slice(0, colon) : '';
-    const secret = colon > 0 ? decoded.slice(colon + 1) : '';
+  async authenticate(registryName: string, credentials: { username: string; password: string } | undefined): Promise<void> {
+    const clientId = credentials?.username ?? '';
+    const secret = credentials?.password ?? '';
     const invalid = new CommonException(
       CommonExceptionCode.Unauthenticated,
       `The service principal credentials are not valid for registry ${registryName}.`,

@@ -1,19 +1,9 @@
-import { formatScope, TokenError, type AccessEntry, type TokenService } from '@berth/auth';
+import { formatScope, parseBasicAuth, TokenError, type AccessEntry, type TokenService } from '@berth/auth';
 import { OciError } from '@berth/oci';
 import type { RequestContext } from '../http/request-context';
 import { decide, PermissionsGrant, TokenGrant, type Grant } from './grant';
 import type { IdentityService } from './identity.service';
 import { Permissions } from './permissions';
-
-/** Splits `Basic <base64(user:password)>`; undefined when malformed. */
-export function parseBasicAuth(header: string): { username: string; password: string } | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon === -1) return undefined;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
 
 /**
  * Authenticates /v2 requests and checks the route's required access.

@@ -1,11 +1,10 @@
-import { parseScope, type AccessEntry, type TokenService } from '@berth/auth';
+import { parseBasicAuth, parseScope, type AccessEntry, type TokenService } from '@berth/auth';
 import { isValidRepositoryName, OciError } from '@berth/oci';
 import type { RequestContext } from '../http/request-context';
 import { sendJson } from '../http/respond';
 import type { Router } from '../http/router';
 import type { Identity, IdentityService } from './identity.service';
 import type { Permissions } from './permissions';
-import { parseBasicAuth } from './request-authenticator';
 
 const MAX_FORM_BYTES = 64 * 1024;
 const REPOSITORY_ACTION_ORDER = ['pull', 'push', 'delete', 'metadata_read', 'metadata_write'];
