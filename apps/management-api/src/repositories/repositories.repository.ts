@@ -44,10 +44,10 @@ export class RepositoriesRepository {
     return this.db.repository.findUnique({ where: { registryId_name: { registryId, name } }, select: RECORD });
   }
 
-  /** Sets the given lock attributes; false when there is no such repository. */
-  async updateAttributes(registryId: string, name: string, changes: UpdateRepositoryDto): Promise<boolean> {
+  /** Sets the given lock attributes and returns the repository; null when there is no such repository. */
+  async updateAttributes(registryId: string, name: string, changes: UpdateRepositoryDto): Promise<RepositoryRecord | null> {
     const { count } = await this.db.repository.updateMany({ where: { registryId, name }, data: changes });
-    return count === 1;
+    return count === 1 ? this.find(registryId, name) : null;
   }
 
   /** The data plane's repository delete (same transaction, locks and outbox event), on this app's SQL pool. */

@@ -39,10 +39,9 @@ export class RepositoriesService {
   /** Changes lock attributes (as ACR's PATCH /acr/v1/{repository}); the data plane sees them at once. */
   async update(registryName: string, repositoryName: string, changes: UpdateRepositoryDto): Promise<RepositoryDto> {
     const registry = await this.access.getWritable(registryName);
-    if (!isRepositoryName(repositoryName) || !(await this.repositories.updateAttributes(registry.id, repositoryName, changes))) {
-      throw notFound(repositoryName, registry.name);
-    }
-    return this.get(registryName, repositoryName);
+    const row = isRepositoryName(repositoryName) ? await this.repositories.updateAttributes(registry.id, repositoryName, changes) : null;
+    if (!row) throw notFound(repositoryName, registry.name);
+    return toDto(row);
   }
 
   /**
