@@ -54,33 +54,19 @@ export class RepositoryBusy extends Error {}
  * is taken, everything rolls back and the delete starts over shortly after.
  */
 export async function deleteRepository(inTransaction: TransactionRunner, target: RepositoryDeleteTarget): Promise<RepositoryDeleteResult> {
-  const { registryId, name } = target;
-  const event = (deleted: { manifestsDeleted: string[]; tagsDeleted: string[] }): RepositoryDeletePayload => ({
-    eventId: randomUUID(),
-    timestamp: new Date().toISOString(),
-    registryId,
-    registryName: target.registryName,
-    repository: name,
-    ...deleted,
-    request: target.request,
-  });
   for (let attempt = 1; ; attempt++) {
     try {
-      return await inTransaction((tx) => deleteRepositoryOnce(tx, registryId, name, event));
+      return await inTransaction((tx) => deleteRepositoryOnce(tx, target));
     } catch (error) {
       if (!(error instanceof DigestLockBusy)) throw error;
-      if (attempt >= DELETE_ATTEMPTS) throw new RepositoryBusy(`repository ${name} kept being written to while being deleted`);
+      if (attempt >= DELETE_ATTEMPTS) throw new RepositoryBusy(`repository ${target.name} kept being written to while being deleted`);
       await sleep(DELETE_RETRY_MS * attempt);
     }
   }
 }
 
-async function deleteRepositoryOnce(
-  tx: SqlClient,
-  registryId: string,
-  name: string,
-  event: (deleted: { manifestsDeleted: string[]; tagsDeleted: string[] }) => RepositoryDeletePayload,
-): Promise<RepositoryDeleteResult> {
+async function deleteRepositoryOnce(tx: SqlClient, target: RepositoryDeleteTarget): Promise<RepositoryDeleteResult> {
+  const { registryId, name } = target;
   const repositories = await tx.rows<{ id: string; deleteEnabled: boolean }>(sql`
     SELECT "id", "deleteEnabled" FROM "Repository"
     WHERE "registryId" = ${registryId}::uuid AND "name" = ${name}
@@ -136,7 +122,16 @@ async function deleteRepositoryOnce(
   }
 
   const deleted = { manifestsDeleted: digests, tagsDeleted: tags.map((tag) => tag.name) };
-  await writeOutboxEvent(tx, { registryId, type: 'repository.delete', payload: event(deleted) });
+  const payload: RepositoryDeletePayload = {
+    eventId: randomUUID(),
+    timestamp: new Date().toISOString(),
+    registryId,
+    registryName: target.registryName,
+    repository: name,
+    ...deleted,
+    request: target.request,
+  };
+  await writeOutboxEvent(tx, { registryId, type: 'repository.delete', payload });
   return { kind: 'deleted', ...deleted };
 }
 

@@ -192,15 +192,15 @@ export interface SqlPoolOptions {
 export class SqlPool extends StatementRunner {
   private readonly pool: Pool;
   private readonly statements = new StatementNames();
-
   private readonly minConnections: number;
 
   constructor(databaseUrl: string, options: SqlPoolOptions = {}) {
     super();
-    this.minConnections = Math.min(options.minConnections ?? 0, options.maxConnections ?? 10);
+    const max = options.maxConnections ?? 10;
+    this.minConnections = Math.min(options.minConnections ?? 0, max);
     this.pool = new Pool({
       connectionString: databaseUrl,
-      max: options.maxConnections ?? 10,
+      max,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
       idleTimeoutMillis: options.idleTimeoutMs ?? 60_000,
       min: this.minConnections,
