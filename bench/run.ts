@@ -182,11 +182,11 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
           // next one's clock.
           await flushDisks();
           // Berth's work includes its database's: every postgres process counts (the bench's database is the only busy one).
-          const serverPids = () => (target === berth ? [berth.pid, ...pidsNamed('postgres')] : [target.pid]);
-          const cpuBefore = cpuSeconds(serverPids());
-          const summary = await WORKLOADS[workload]({ state, data, sizes, samples, workDir, log });
-          const cpuAfter = cpuSeconds(serverPids());
           const cpu = CPU_PER_MIB[workload];
+          const serverPids = () => (target === berth ? [berth.pid, ...pidsNamed('postgres')] : [target.pid]);
+          const cpuBefore = cpu && cpuSeconds(serverPids());
+          const summary = await WORKLOADS[workload]({ state, data, sizes, samples, workDir, log });
+          const cpuAfter = cpu && cpuSeconds(serverPids());
           let cpuText = '';
           if (cpu && cpuBefore !== undefined && cpuAfter !== undefined) {
             const msPerMiB = ((cpuAfter - cpuBefore) * 1000) / (cpu.bytes(sizes) / MIB);

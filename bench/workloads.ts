@@ -212,7 +212,6 @@ async function skopeoRoundTrip(target: Target, layout: ImageLayout, repository: 
   }
 }
 
-/** Each workload measures one registry once and adds its samples. */
 /**
  * Workloads whose server CPU time is also reported, per MiB moved: the
  * metric and the bytes one run of the workload transfers.
@@ -224,6 +223,7 @@ export const CPU_PER_MIB: Partial<Record<WorkloadId, { metric: string; bytes: (s
   'push-parallel': { metric: 'cpu.push.parallel', bytes: (sizes) => sizes.parallelBlob * sizes.parallelCount },
 };
 
+/** Each workload measures one registry once and adds its samples. */
 export const WORKLOADS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<string>> = {
   async 'push-mono'(ctx) {
     const content = ctx.data.blob('mono', ctx.sizes.bigBlob);
