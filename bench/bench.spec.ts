@@ -4,11 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { Client } from 'pg';
 import { BlobContent } from './blob-content';
 import { measureLimits } from './limits';
 import { Cleanup, cpuSeconds, pidsNamed } from './processes';
 import { buildImageLayout } from './oci-layout';
+import { downloadVerified } from './verified-download';
 import { checkTargets, Samples, summarise } from './report';
 import { runBench } from './run';
 import { sizesFor } from './settings';
@@ -38,6 +40,78 @@ describe('bench building blocks', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('verified download (the pull workload\'s client)', () => {
+    // A raw TCP server, so each test decides exactly which bytes arrive and how they are split.
+    async function serve(respond: (socket: net.Socket, request: string) => void): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
+      const requests: string[] = [];
+      const server = net.createServer((socket) => {
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString('latin1');
+          if (text.includes('\r\n\r\n')) {
+            requests.push(text);
+            respond(socket, text);
+          }
+        });
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      return { port, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    }
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+
+    it('hashes a body that arrives in pieces, the head split across reads, and sends the given headers', async () => {
+      const server = await serve((socket) => {
+        const whole = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nDocker-Content-Digest: ${digest}\r\n\r\n`), body]);
+        const pieces = [whole.subarray(0, 10), whole.subarray(10, 70), whole.subarray(70, 100_000), whole.subarray(100_000)];
+        const next = () => {
+          const piece = pieces.shift();
+          if (piece) socket.write(piece, () => setTimeout(next, 5));
+          else socket.end();
+        };
+        next();
+      });
+      try {
+        const reply = await downloadVerified(server.port, '/v2/a/blobs/x', { Host: 'reg.localhost:5000', Authorization: 'Bearer t' });
+        expect(reply).toMatchObject({ status: 200, bytes: body.length, digest, errorBody: undefined });
+        expect(reply.headers['docker-content-digest']).toBe(digest);
+        expect(server.requests[0]).toMatch(/^GET \/v2\/a\/blobs\/x HTTP\/1\.1\r\n/);
+        expect(server.requests[0]).toContain('Host: reg.localhost:5000\r\nAuthorization: Bearer t\r\n');
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('keeps the body of an answer other than 200, to report it', async () => {
+      const error = '{"errors":[{"code":"BLOB_UNKNOWN"}]}';
+      const server = await serve((socket) => socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: ${error.length}\r\n\r\n${error}`));
+      try {
+        const reply = await downloadVerified(server.port, '/v2/a/blobs/x', {});
+        expect(reply.status).toBe(404);
+        expect(reply.errorBody?.toString()).toBe(error);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it.each([
+      ['a chunked body', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', /Transfer-Encoding: chunked/],
+      ['a body without Content-Length', 'HTTP/1.1 200 OK\r\n\r\nhello', /expected a Content-Length, got none/],
+      ['a body that ends early', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello', /closed after 5 of 10 body bytes/],
+      ['more bytes than announced', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhello', /more body bytes than the 3 announced/],
+      ['something that is not HTTP', 'SSH-2.0-OpenSSH\r\n\r\n', /not an HTTP\/1\.x status line/],
+    ])('refuses %s', async (_what, response, message) => {
+      const server = await serve((socket) => socket.end(response));
+      try {
+        await expect(downloadVerified(server.port, '/x', {})).rejects.toThrow(message);
+      } finally {
+        await server.close();
+      }
+    });
   });
 
   it('measures the machine limits, the trivial server serving verified downloads of the exact size asked', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { BlobContent } from './blob-content';
+import { downloadVerified } from './verified-download';
 
 /** One registry under test, as the client sees it. */
 export interface Target {
@@ -227,20 +228,32 @@ export class RegistryClient {
     return digest;
   }
 
-  /** Pulls a blob, hashing it as it streams; throws unless the digest and size match. Returns the byte count. */
+  /**
+   * Pulls a blob, hashing it as it streams (bench/verified-download.ts: its
+   * own connection, one reused read buffer); throws unless the status is 200
+   * and the digest and size match. Retried once on 401, as `request` does.
+   * Returns the byte count.
+   */
   async pullVerified(repository: string, digest: string, size: number): Promise<number> {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const reply = await this.request('GET', `/v2/${repository}/blobs/${digest}`, `repository:${repository}:pull`, {
-      onData: (chunk) => {
-        bytes += chunk.length;
-        hash.update(chunk);
-      },
-    });
-    expectStatus(reply, 200, `${this.target.label} GET blob`);
-    const actual = `sha256:${hash.digest('hex')}`;
-    if (actual !== digest || bytes !== size) throw new Error(`${this.target.label}: pulled ${bytes} bytes with digest ${actual}, expected ${size} bytes ${digest}`);
-    return bytes;
+    const scope = `repository:${repository}:pull`;
+    for (let attempt = 0; ; attempt += 1) {
+      const authorization = await this.authorization(scope);
+      const reply = await downloadVerified(this.target.port, `/v2/${repository}/blobs/${digest}`, {
+        Host: this.target.host,
+        ...(authorization ? { Authorization: authorization } : {}),
+      });
+      if (reply.status === 401 && attempt === 0 && this.challenge) {
+        this.tokens.delete(scope);
+        continue;
+      }
+      if (reply.status !== 200) {
+        throw new Error(`${this.target.label} GET blob: expected 200, got ${reply.status}: ${reply.errorBody?.toString('utf8').slice(0, 300) ?? ''}`);
+      }
+      if (reply.digest !== digest || reply.bytes !== size) {
+        throw new Error(`${this.target.label}: pulled ${reply.bytes} bytes with digest ${reply.digest}, expected ${size} bytes ${digest}`);
+      }
+      return reply.bytes;
+    }
   }
 
   async putManifest(repository: string, reference: string, manifest: Buffer, mediaType: string): Promise<void> {

@@ -283,7 +283,7 @@ export function markdownReport(rows: SummaryRow[], samples: Samples, context: Re
     out.push(`- Disk write + fsync (one file in the bench's temp dir): **${fmt(l.diskWriteMiBps, 0)} MiB/s**`);
     out.push(`- Loopback HTTP upload to a trivial node:http server (own process) that discards the body: **${fmt(l.loopbackHttpMiBps, 0)} MiB/s**`);
     out.push(
-      `- Verified download: the bench's client pulling from that trivial server (bytes from memory) while hashing them, as in the pull workload: **${fmt(l.verifiedDownloadMiBps, 0)} MiB/s** — context for the pull, not a ceiling: the client and the server share the cores, and a server that sends with sendfile(2) (Distribution) leaves the client more CPU than node:http can`,
+      `- Verified download: the bench's client pulling from that trivial server (bytes from memory) while hashing them, with the pull workload's own downloader (one connection, a reused 1 MiB read buffer): **${fmt(l.verifiedDownloadMiBps, 0)} MiB/s** — what the client reaches when the server costs almost nothing; context for the pull, not a ceiling (client and server share the cores)`,
     );
     out.push(
       `- Requests/s the bench's load generator gets from a trivial node:http server (own process, tiny JSON body, same client settings as the load tests): **${fmt(l.loopbackRequestsPerSecond, 0)} req/s**`,
