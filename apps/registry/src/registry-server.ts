@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import Redis from 'ioredis';
 import { SecretBox, SecretHasher, TokenService } from '@berth/auth';
 import { requireDatabaseUrl, type BerthConfig } from '@berth/config';
-import { SqlPool } from '@berth/db';
+import { SqlPool } from '@berth/db/plain';
 import { isValidRepositoryName, OciError } from '@berth/oci';
 import { createBlobStore, StorageError, type BlobStore } from '@berth/storage';
 import { AcrController } from './acr/acr.controller';

@@ -1,6 +1,6 @@
 import type { StorageConfig } from '@berth/config';
 import type { Readable } from 'node:stream';
-import { AzureBlobStore } from './azure-blob.driver';
+import type { AzureBlobStore } from './azure-blob.driver';
 import { StorageError, type BlobStore, type UploadParts } from './blob-store';
 import { FilesystemBlobStore } from './filesystem.driver';
 
@@ -14,9 +14,13 @@ export async function createBlobStore(config: StorageConfig): Promise<BlobStore>
     case 'filesystem':
       driver = new FilesystemBlobStore(config.path);
       break;
-    case 'azure':
+    case 'azure': {
+      // Loaded only when configured: the Azure SDK is ~12 MiB of heap that a
+      // filesystem-backed data plane would otherwise carry (and mark on every major GC).
+      const { AzureBlobStore } = await import('./azure-blob.driver');
       driver = new AzureBlobStore({ connectionString: config.connectionString, accountUrl: config.accountUrl, container: config.container });
       break;
+    }
     default: {
       const unknown: never = config;
       throw new Error(`unknown storage driver ${(unknown as StorageConfig).driver}`);

@@ -1,4 +1,3 @@
 export * from './blob-store';
 export * from './filesystem.driver';
-export * from './azure-blob.driver';
 export * from './create-blob-store';

@@ -1,6 +1,7 @@
 import { ContainerClient } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
-import { AzureBlobStore, createBlobStore, type BlobStore } from '../src';
+import { createBlobStore, type BlobStore } from '../src';
+import { AzureBlobStore } from '../src/azure-blob.driver';
 import { describeBlobStoreConformance, startAzurite, type Azurite } from '../src/testing';
 
 let azurite: Azurite;

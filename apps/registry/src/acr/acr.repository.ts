@@ -1,4 +1,4 @@
-import { deleteRepository, sql, type RepositoryDeleteResult, type RepositoryDeleteTarget, type SqlFragment, type SqlPool } from '@berth/db';
+import { deleteRepository, sql, type RepositoryDeleteResult, type RepositoryDeleteTarget, type SqlFragment, type SqlPool } from '@berth/db/plain';
 import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
 import type { AttributeChanges, ChangeableAttributes } from './acr.dto';

@@ -1,4 +1,4 @@
-import { RepositoryBusy } from '@berth/db';
+import { RepositoryBusy } from '@berth/db/plain';
 import type { EventRequestInfo } from '@berth/events';
 import { OciError } from '@berth/oci';
 import type { ListingRepository } from '../listing/listing.repository';

@@ -1,5 +1,5 @@
 import type { RoleName } from '@berth/auth';
-import { sql, type SqlClient } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db/plain';
 import type { RoleGrant } from './permissions';
 
 /** Credential lookups for the token endpoint (and Basic auth on /v2); never on the token-verified hot path. */

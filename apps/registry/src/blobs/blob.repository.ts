@@ -1,4 +1,4 @@
-import { sql, type SqlClient, type SqlPool } from '@berth/db';
+import { sql, type SqlClient, type SqlPool } from '@berth/db/plain';
 import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';
 import { ensureRepository } from '../repositories/repository.repository';

@@ -1,4 +1,4 @@
-import type { TransactionOptions } from '@berth/db';
+import type { TransactionOptions } from '@berth/db/plain';
 
 /**
  * Options for the data plane's short write transactions. Under a burst of

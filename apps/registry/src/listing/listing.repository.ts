@@ -1,4 +1,4 @@
-import { sql, type SqlClient } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db/plain';
 
 /**
  * Index-driven listings: `name > last ORDER BY name LIMIT n` walks the unique

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlPool } from '@berth/db';
+import { digestLockKey, sql, writeOutboxEvent, type SqlClient, type SqlPool } from '@berth/db/plain';
 import type { ImageDeletePayload, ImagePushPayload } from '@berth/events';
 import type { MetadataCache } from '../data/metadata-cache';
 import { TX_OPTIONS } from '../data/transactions';

@@ -1,4 +1,4 @@
-import { sql, type SqlClient } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db/plain';
 
 export interface Referrer {
   digest: string;

@@ -1,4 +1,4 @@
-import { sql, type SqlClient } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db/plain';
 import { OciError } from '@berth/oci';
 import type { RegistryInfo } from './registry-info';
 

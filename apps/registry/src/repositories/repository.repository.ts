@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type SqlClient } from '@berth/db';
+import { sql, type SqlClient } from '@berth/db/plain';
 import { OciError } from '@berth/oci';
 import { lockServingRegistry } from '../registries/registry.repository';
 

@@ -1,4 +1,4 @@
-import { sql, type SqlClient, type SqlPool, type TransactionOptions } from '@berth/db';
+import { sql, type SqlClient, type SqlPool, type TransactionOptions } from '@berth/db/plain';
 import type { UploadParts } from '@berth/storage';
 
 export interface UploadSession {

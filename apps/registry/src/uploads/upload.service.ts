@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { SqlUnavailableError, type SqlClient } from '@berth/db';
+import { SqlUnavailableError, type SqlClient } from '@berth/db/plain';
 import { Digester, OciError, type DigestAlgorithm, type ParsedDigest } from '@berth/oci';
 import { blobKey, StorageError, type BlobStore } from '@berth/storage';
 import type { BlobRepository } from '../blobs/blob.repository';
