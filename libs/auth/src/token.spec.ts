@@ -64,6 +64,34 @@ describe('TokenService', () => {
     expect(reason(() => tokens.verifyAccessToken('abc', subject.audience))).toBe('malformed');
     expect(reason(() => tokens.verifyAccessToken('', subject.audience))).toBe('malformed');
   });
+
+  it('checks a token it has verified before (and remembers) again for lifetime, audience and kind, and shares its claims read-only', () => {
+    let now = 1_700_000_000_000;
+    const tokens = new TokenService(secret, ttl, () => now);
+    const issued = tokens.issueAccessToken(subject, [{ type: 'repository', name: 'a', actions: ['pull'] }]);
+    const first = tokens.verifyAccessToken(issued.token, subject.audience);
+    expect(tokens.verifyAccessToken(issued.token, subject.audience)).toBe(first); // the remembered claims
+    expect(reason(() => tokens.verifyAccessToken(issued.token, 'beta.example.test'))).toBe('audience');
+    expect(reason(() => tokens.verifyRefreshToken(issued.token, subject.audience))).toBe('type');
+    expect(() => (first.access[0]!.actions as string[]).push('delete')).toThrow(TypeError);
+    expect(tokens.verifyAccessToken(issued.token, subject.audience).access[0]!.actions).toEqual(['pull']);
+    // A forged variant of a remembered token is a different text: its signature is checked.
+    const [header, payload, signature] = issued.token.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    claims.access[0].actions = ['pull', 'push'];
+    expect(reason(() => tokens.verifyAccessToken(`${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`, subject.audience))).toBe('signature');
+    now += 400_000;
+    expect(reason(() => tokens.verifyAccessToken(issued.token, subject.audience))).toBe('expired');
+  });
+
+  it('keeps verifying correctly past the number of tokens it remembers', () => {
+    const tokens = new TokenService(secret, ttl);
+    const issued = Array.from({ length: 1100 }, (_, i) => tokens.issueAccessToken({ ...subject, subject: `s${i}` }, []));
+    expect(issued.map((token) => tokens.verifyAccessToken(token.token, subject.audience).sub)).toEqual(issued.map((_, i) => `s${i}`));
+    // The first ones were dropped to make room; they verify from scratch.
+    expect(tokens.verifyAccessToken(issued[0]!.token, subject.audience).sub).toBe('s0');
+    expect(tokens.verifyAccessToken(issued[1099]!.token, subject.audience).sub).toBe('s1099');
+  });
 });
 
 describe('scopes', () => {
