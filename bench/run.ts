@@ -84,7 +84,10 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
         '(the limiter still counts every request); the worker is not running',
     ],
     ['Distribution', 'docker-registry serve with filesystem storage, inmemory blob descriptor cache, log level warn, access log off, no upload purging'],
-    ['Client', 'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing'],
+    [
+      'Client',
+      'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing; the pull reads its own connection into one reused 1 MiB buffer and hashes as it reads (bench/verified-download.ts), as Go clients do',
+    ],
     ['Disk', '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not)'],
     [
       'Server CPU',
