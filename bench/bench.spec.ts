@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { Client } from 'pg';
 import { BlobContent } from './blob-content';
@@ -11,6 +12,8 @@ import { measureLimits } from './limits';
 import { Cleanup, cpuSeconds, pidsNamed } from './processes';
 import { buildImageLayout } from './oci-layout';
 import { downloadVerified } from './verified-download';
+import { runLoad } from './load';
+import { RegistryClient } from './registry-client';
 import { checkTargets, Samples, summarise } from './report';
 import { runBench } from './run';
 import { sizesFor } from './settings';
@@ -111,6 +114,67 @@ describe('bench building blocks', () => {
       } finally {
         await server.close();
       }
+    });
+  });
+
+  describe('load generator', () => {
+    let server: http.Server;
+    let client: RegistryClient;
+    const seen = { hosts: new Set<string>(), accepts: new Set<string>(), connections: 0 };
+    let served = 0;
+    beforeAll(async () => {
+      server = http.createServer((req, res) => {
+        seen.hosts.add(req.headers.host ?? '');
+        seen.accepts.add(req.headers.accept ?? '');
+        served += 1;
+        if (req.url === '/v2/') return void res.end('{}');
+        if (req.url === '/ok') return void res.writeHead(200, { 'content-length': 5 }).end(req.method === 'HEAD' ? undefined : 'hello');
+        if (req.url === '/flaky') return void res.writeHead(served % 2 ? 500 : 200, { 'content-length': 2 }).end('{}');
+        if (req.url === '/close') return void res.writeHead(200, { 'content-length': 2, connection: 'close' }).end('{}');
+        if (req.url === '/chunked') {
+          res.writeHead(200, { 'transfer-encoding': 'chunked' });
+          return void res.end('hello');
+        }
+        res.writeHead(404, { 'content-length': 0 }).end();
+      });
+      server.on('connection', () => (seen.connections += 1));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      client = new RegistryClient({ label: 'Distribution', port, host: `load.test:${port}`, credentials: undefined, pid: 0, authDescription: '' });
+    });
+    afterAll(async () => {
+      client.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it('counts answered GETs and HEADs on keep-alive connections, sending Host and Accept', async () => {
+      seen.connections = 0;
+      const get = await runLoad(client, 'GET', '/ok', undefined, { clients: 4, seconds: 0.3, accept: 'application/x-test' });
+      const head = await runLoad(client, 'HEAD', '/ok', undefined, { clients: 4, seconds: 0.3 });
+      for (const result of [get, head]) {
+        expect(result.errors).toBe(0);
+        expect(result.requests).toBeGreaterThan(50);
+        expect(result.p99Ms).toBeGreaterThanOrEqual(result.p50Ms);
+      }
+      expect(seen.connections).toBeLessThanOrEqual(8 + 1); // one per client and run (+ the /v2/ probe), not one per request
+      expect([...seen.hosts]).toContain(client.target.host);
+      expect([...seen.accepts]).toContain('application/x-test');
+    });
+
+    it('counts answers other than 200 as errors, and reconnects when the server closes', async () => {
+      const flaky = await runLoad(client, 'GET', '/flaky', undefined, { clients: 1, seconds: 0.3 });
+      expect(flaky.errors).toBeGreaterThan(10);
+      expect(Math.abs(flaky.errors - flaky.requests)).toBeLessThanOrEqual(2);
+      const closing = await runLoad(client, 'GET', '/close', undefined, { clients: 2, seconds: 0.3 });
+      expect(closing).toMatchObject({ errors: 0 });
+      expect(closing.requests).toBeGreaterThan(20);
+    });
+
+    it('counts a body whose end it cannot tell (chunked) as an error, never as an answer', async () => {
+      const chunked = await runLoad(client, 'GET', '/chunked', undefined, { clients: 2, seconds: 0.2 });
+      expect(chunked.requests).toBe(0);
+      expect(chunked.errors).toBeGreaterThan(0);
     });
   });
 
