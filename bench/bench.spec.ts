@@ -131,6 +131,7 @@ describe('bench building blocks', () => {
         if (req.url === '/ok') return void res.writeHead(200, { 'content-length': 5 }).end(req.method === 'HEAD' ? undefined : 'hello');
         if (req.url === '/flaky') return void res.writeHead(served % 2 ? 500 : 200, { 'content-length': 2 }).end('{}');
         if (req.url === '/close') return void res.writeHead(200, { 'content-length': 2, connection: 'close' }).end('{}');
+        if (req.url === '/hang') return; // never answers
         if (req.url === '/chunked') {
           res.writeHead(200, { 'transfer-encoding': 'chunked' });
           return void res.end('hello');
@@ -169,6 +170,13 @@ describe('bench building blocks', () => {
       const closing = await runLoad(client, 'GET', '/close', undefined, { clients: 2, seconds: 0.3 });
       expect(closing).toMatchObject({ errors: 0 });
       expect(closing.requests).toBeGreaterThan(20);
+    });
+
+    it('gives up on a server that stops answering instead of hanging', async () => {
+      const started = performance.now();
+      const hung = await runLoad(client, 'GET', '/hang', undefined, { clients: 2, seconds: 0.2, answerTimeoutMs: 300 });
+      expect(hung).toMatchObject({ requests: 0, errors: 2 });
+      expect(performance.now() - started).toBeLessThan(3000);
     });
 
     it('counts a body whose end it cannot tell (chunked) as an error, never as an answer', async () => {

@@ -15,6 +15,9 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[index]!;
 }
 
+/** How long after a phase's end an unanswered request is given up. */
+const ANSWER_TIMEOUT_MS = 10_000;
+
 /** A response head larger than this is a protocol error (registries send well under 4 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
 
@@ -53,6 +56,11 @@ class LoadConnection {
   close(): void {
     this.socket?.destroy();
     this.socket = undefined;
+  }
+
+  /** Closes the connection and ends the request in flight, if any, as broken. */
+  abort(): void {
+    this.broken();
   }
 
   private open(): void {
@@ -120,7 +128,7 @@ export async function runLoad(
   method: 'GET' | 'HEAD',
   path: string,
   scope: string | undefined,
-  options: { clients: number; seconds: number; accept?: string },
+  options: { clients: number; seconds: number; accept?: string; answerTimeoutMs?: number },
 ): Promise<LoadResult> {
   const target = client.target;
   const makeRequest = async (): Promise<Buffer> => {
@@ -168,14 +176,24 @@ export async function runLoad(
       next();
     });
 
+  // A phase ends when every connection has had its last answer; a server
+  // that stops answering gets its connections closed (those requests count
+  // as errors) instead of hanging the bench.
+  const phase = async (ms: number): Promise<void> => {
+    stopAt = Date.now() + ms;
+    const watchdog = setTimeout(() => connections.forEach((connection) => connection.abort()), ms + (options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS));
+    try {
+      await Promise.all(connections.map(loop));
+    } finally {
+      clearTimeout(watchdog);
+    }
+  };
   try {
-    stopAt = Date.now() + Math.min(1000, options.seconds * 200);
-    await Promise.all(connections.map(loop));
+    await phase(Math.min(1000, options.seconds * 200));
     request = await makeRequest();
     recording = true;
     const started = performance.now();
-    stopAt = Date.now() + options.seconds * 1000;
-    await Promise.all(connections.map(loop));
+    await phase(options.seconds * 1000);
     const elapsed = (performance.now() - started) / 1000;
     const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
     return {
