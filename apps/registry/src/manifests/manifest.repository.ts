@@ -27,8 +27,12 @@ export interface NewManifest {
   subjectDigest: string | undefined;
   configDigest: string | undefined;
   configMediaType: string | undefined;
-  architecture: string | undefined;
-  os: string | undefined;
+  /**
+   * architecture/os from the image config, being read while the write
+   * transaction takes its locks; awaited just before the row is written.
+   * Never rejects (undefined when unknown).
+   */
+  platform: Promise<{ architecture?: string; os?: string } | undefined>;
   annotations: Record<string, string> | undefined;
   /**
    * Digests of the blobs the manifest references (distinct; sizes already
@@ -152,6 +156,7 @@ export class ManifestRepository {
       }
 
       await lockDigest(tx, registryId, digest);
+      const platform = await manifest.platform;
       // One statement for a new manifest: its row, its blob and child
       // references, and the registry's usage when no other repository holds
       // the digest (the NOT EXISTS reads the snapshot from before this
@@ -165,7 +170,7 @@ export class ManifestRepository {
                                   "createdAt", "updatedAt")
           VALUES (${registryId}::uuid, ${repository.id}::uuid, ${digest}, ${manifest.mediaType}, ${manifest.artifactType ?? null},
                   ${manifest.payload.length}, ${manifest.payload}, ${manifest.subjectDigest ?? null}, ${manifest.configDigest ?? null},
-                  ${manifest.configMediaType ?? null}, ${manifest.architecture ?? null}, ${manifest.os ?? null},
+                  ${manifest.configMediaType ?? null}, ${platform?.architecture ?? null}, ${platform?.os ?? null},
                   ${manifest.annotations ? JSON.stringify(manifest.annotations) : null}::jsonb, ${now}, ${now})
           ON CONFLICT ("repositoryId", "digest") DO NOTHING
           RETURNING "id"

@@ -78,7 +78,8 @@ export class ManifestService {
         });
       }
     }
-    const platform = await this.readPlatform(parsed, linked);
+    // Read from storage while the transaction below connects and locks (readPlatform is best effort).
+    const platform = this.readPlatform(parsed, linked).catch(() => undefined);
 
     const tag = reference.kind === 'tag' ? reference.tag : undefined;
     try {
@@ -93,8 +94,7 @@ export class ManifestService {
           subjectDigest: parsed.subject?.digest,
           configDigest: parsed.config?.digest,
           configMediaType: parsed.config?.mediaType,
-          architecture: platform?.architecture,
-          os: platform?.os,
+          platform,
           annotations: parsed.annotations,
           blobDigests: [...new Set(parsed.blobs.map((blob) => blob.digest))],
           childDigests: [...new Set(parsed.manifests.map((child) => child.digest))],
