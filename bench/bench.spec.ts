@@ -172,6 +172,14 @@ describe('bench building blocks', () => {
       expect(closing.requests).toBeGreaterThan(20);
     });
 
+    it('sends a request again when the keep-alive connection it reused had been closed by the server', async () => {
+      expect((await client.raw('GET', '/ok')).status).toBe(200); // leaves a free socket in the agent
+      server.closeAllConnections(); // the server drops it; the client has not seen that yet
+      const reply = await client.raw('GET', '/ok');
+      expect(reply.status).toBe(200);
+      expect(reply.body.toString()).toBe('hello');
+    });
+
     it('gives up on a server that stops answering instead of hanging', async () => {
       const started = performance.now();
       const hung = await runLoad(client, 'GET', '/hang', undefined, { clients: 2, seconds: 0.2, answerTimeoutMs: 300 });

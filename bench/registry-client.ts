@@ -45,6 +45,13 @@ export function pushScope(repository: string): string {
   return `repository:${repository}:pull,push`;
 }
 
+/** A reused keep-alive connection the server had already closed (see RegistryClient.raw). */
+class StaleConnection extends Error {
+  constructor(readonly original: Error) {
+    super(`reused connection closed by the server: ${original.message}`);
+  }
+}
+
 /** Resolves on 'drain', or when the request is torn down (so a writer never hangs on a dead socket). */
 function drained(req: http.ClientRequest): Promise<void> {
   return new Promise((resolve) => {
@@ -90,18 +97,38 @@ export class RegistryClient {
     this.agent.destroy();
   }
 
-  /** One request, no auth handling. */
-  raw(method: string, path: string, options: RawOptions = {}): Promise<Reply> {
+  /**
+   * One request, no auth handling. Sent once more on a fresh connection when
+   * a reused keep-alive connection turns out to have been closed by the
+   * server before any answer came (the race Node's documentation describes
+   * for `request.reusedSocket`: the server's idle timeout and the reuse can
+   * cross, most easily while the bench's event loop was busy hashing).
+   */
+  async raw(method: string, path: string, options: RawOptions = {}): Promise<Reply> {
+    try {
+      return await this.rawOnce(method, path, options);
+    } catch (error) {
+      if (!(error instanceof StaleConnection)) throw error;
+      return this.rawOnce(method, path, options, false);
+    }
+  }
+
+  private rawOnce(method: string, path: string, options: RawOptions, mayBeStale = true): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = { host: options.host ?? this.target.host, ...options.headers };
       if (Buffer.isBuffer(options.body)) headers['content-length'] = options.body.length;
+      let answered = false;
       const req = http.request({ host: '127.0.0.1', port: this.target.port, method, path, headers, agent: this.agent }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => (options.onData ? options.onData(chunk) : chunks.push(chunk)));
         res.once('error', reject);
         res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       });
-      req.once('error', reject);
+      req.once('error', (error: NodeJS.ErrnoException) => {
+        const closedUnderUs = error.code === 'ECONNRESET' || error.code === 'EPIPE' || error.message === 'socket hang up';
+        reject(mayBeStale && !answered && req.reusedSocket && closedUnderUs ? new StaleConnection(error) : error);
+      });
       const body = options.body;
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
