@@ -175,8 +175,10 @@ describe('bench building blocks', () => {
     it('sends a request again when the keep-alive connection it reused had been closed by the server', async () => {
       expect((await client.raw('GET', '/ok')).status).toBe(200); // leaves a free socket in the agent
       server.closeAllConnections(); // the server drops it; the client has not seen that yet
+      const before = client.staleConnectionRetries;
       const reply = await client.raw('GET', '/ok');
       expect(reply.status).toBe(200);
+      expect(client.staleConnectionRetries).toBe(before + 1);
       expect(reply.body.toString()).toBe('hello');
     });
 

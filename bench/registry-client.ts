@@ -90,6 +90,8 @@ export class RegistryClient {
   private readonly tokens = new Map<string, { header: string; refreshAt: number }>();
   private readonly pending = new Map<string, Promise<string>>();
   tokenFetches = 0;
+  /** Requests sent again after a reused connection turned out closed (see `raw`). */
+  staleConnectionRetries = 0;
 
   constructor(readonly target: Target) {}
 
@@ -109,6 +111,7 @@ export class RegistryClient {
       return await this.rawOnce(method, path, options);
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error;
+      this.staleConnectionRetries += 1;
       return this.rawOnce(method, path, options, false);
     }
   }

@@ -205,6 +205,8 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
     for (const target of targets) {
       const fetches = states.get(target)!.client.tokenFetches;
       if (fetches > 0) samples.note(`${target.label}: the client fetched ${fetches} access token(s) over the run (one per scope, again shortly before expiry).`);
+      const resent = states.get(target)!.client.staleConnectionRetries;
+      if (resent > 0) samples.note(`${target.label}: ${resent} request(s) were sent again because the keep-alive connection reused for them had been closed by the server.`);
     }
 
     const rows = summarise(samples, limits, sizes);
