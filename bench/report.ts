@@ -280,7 +280,7 @@ export function markdownReport(rows: SummaryRow[], samples: Samples, context: Re
     const l = context.limits;
     out.push('## Machine limits', '');
     out.push(`- sha256 (Node crypto, 1 MiB updates): **${fmt(l.sha256MiBps, 0)} MiB/s**`);
-    out.push(`- Disk write + fsync (one file in the bench's temp dir): **${fmt(l.diskWriteMiBps, 0)} MiB/s**`);
+    out.push(`- Disk write + fsync (a new file in the bench's temp dir each time, median of 3): **${fmt(l.diskWriteMiBps, 0)} MiB/s**`);
     out.push(`- Loopback HTTP upload to a trivial node:http server (own process) that discards the body: **${fmt(l.loopbackHttpMiBps, 0)} MiB/s**`);
     out.push(
       `- Verified download: the bench's client pulling from that trivial server (bytes from memory) while hashing them, with the pull workload's own downloader (one connection, a reused 1 MiB read buffer): **${fmt(l.verifiedDownloadMiBps, 0)} MiB/s** — what the client reaches when the server costs almost nothing; context for the pull, not a ceiling (client and server share the cores)`,
