@@ -148,7 +148,7 @@ export async function createRegistryServer(config: BerthConfig, deps: RegistrySe
     metrics,
     log,
   );
-  const manifests = new ManifestService(new ManifestRepository(db, metadataCache), blobs, store, log);
+  const manifests = new ManifestService(new ManifestRepository(db, metadataCache), store, log);
 
   const router = new Router();
   router.add(/^\/v2\/?$/, {

@@ -161,6 +161,10 @@ describe('manifests, tags, referrers and catalog', () => {
       const noRepo = await pushManifest(c, 'nothing/here', 'v1', ociManifest(config, []));
       expect(noRepo.status).toBe(400);
       expect(errorCode(noRepo)).toBe('MANIFEST_BLOB_UNKNOWN');
+      // The refused write leaves no repository behind (it was created in the rolled-back transaction).
+      const catalog = await c.get('/v2/_catalog?n=1000');
+      expect(catalog.status).toBe(200);
+      expect(catalog.json().repositories).not.toContain('nothing/here');
     });
 
     it('refuses malformed JSON, schema 1, a mismatched media type and wrong descriptor sizes', async () => {

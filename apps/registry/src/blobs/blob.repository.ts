@@ -92,18 +92,6 @@ export class BlobRepository {
     return rows.length === 1;
   }
 
-  /** Whether the blobs with these digests are linked to the repository, with their ids and sizes. */
-  async findLinkedMany(registryId: string, repositoryName: string, digests: string[]): Promise<Map<string, { id: bigint; size: number; storageKey: string }>> {
-    if (digests.length === 0) return new Map();
-    const rows = await this.db.rows<{ id: bigint; digest: string; size: bigint; storageKey: string }>(sql`
-      SELECT b."id", b."digest", b."size", b."storageKey"
-      FROM "Repository" r
-      JOIN "RepositoryBlob" rb ON rb."repositoryId" = r."id"
-      JOIN "Blob" b ON b."id" = rb."blobId"
-      WHERE r."registryId" = ${registryId}::uuid AND r."name" = ${repositoryName} AND b."digest" = ANY(${digests}::text[])`);
-    return new Map(rows.map((row) => [row.digest, { id: row.id, size: Number(row.size), storageKey: row.storageKey }]));
-  }
-
   /**
    * Removes the blob's link to the repository (the bytes stay for other
    * repositories; garbage collection reclaims unreferenced blobs later).

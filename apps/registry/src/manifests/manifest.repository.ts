@@ -28,16 +28,17 @@ export interface NewManifest {
   configDigest: string | undefined;
   configMediaType: string | undefined;
   /**
-   * architecture/os from the image config, being read while the write
-   * transaction takes its locks; awaited just before the row is written.
-   * Never rejects (undefined when unknown).
+   * Called inside the write transaction with the referenced blobs as found
+   * (and key-share locked) there: checks the manifest's descriptors against
+   * them, throwing to refuse the write, and returns architecture/os from the
+   * image config (undefined when unknown).
    */
-  platform: Promise<{ architecture?: string; os?: string } | undefined>;
+  inspect: (blobs: ReadonlyMap<string, { size: number; storageKey: string }>) => Promise<{ architecture?: string; os?: string } | undefined>;
   annotations: Record<string, string> | undefined;
   /**
-   * Digests of the blobs the manifest references (distinct; sizes already
-   * checked). They are re-found, linked to the repository and locked inside
-   * the write transaction; one that vanished meanwhile refuses the write.
+   * Digests of the blobs the manifest references (distinct). They are found
+   * linked to the repository and locked inside the write transaction; one
+   * that is missing refuses the write.
    */
   blobDigests: string[];
   /** Digests of child manifests (index / manifest list), which must exist in the repository. */
@@ -129,15 +130,16 @@ export class ManifestRepository {
       if (!repository.writeEnabled) throw new ManifestWriteRefused('repository-locked');
 
       let blobIds: bigint[] = [];
+      const found = new Map<string, { size: number; storageKey: string }>();
       if (manifest.blobDigests.length > 0) {
-        const blobs = await tx.rows<{ id: bigint; digest: string; stale: boolean }>(sql`
-          SELECT b."id", b."digest", ${BLOB_IS_STALE} AS "stale"
+        const blobs = await tx.rows<{ id: bigint; digest: string; size: bigint; storageKey: string; stale: boolean }>(sql`
+          SELECT b."id", b."digest", b."size", b."storageKey", ${BLOB_IS_STALE} AS "stale"
           FROM "Blob" b
           JOIN "RepositoryBlob" rb ON rb."blobId" = b."id" AND rb."repositoryId" = ${repository.id}::uuid
           WHERE b."registryId" = ${registryId}::uuid AND b."digest" = ANY(${manifest.blobDigests}::text[])
           ORDER BY b."id"
           FOR KEY SHARE OF b`);
-        const found = new Set(blobs.map((blob) => blob.digest));
+        for (const blob of blobs) found.set(blob.digest, { size: Number(blob.size), storageKey: blob.storageKey });
         const missing = manifest.blobDigests.filter((blobDigest) => !found.has(blobDigest));
         if (missing.length > 0) throw new ManifestWriteRefused('missing-blobs', missing);
         blobIds = blobs.map((blob) => blob.id);
@@ -155,8 +157,9 @@ export class ManifestRepository {
         childIds = children.map((child) => child.id);
       }
 
+      // The config is read while the blobs' key-share locks keep garbage collection off them.
+      const platform = await manifest.inspect(found);
       await lockDigest(tx, registryId, digest);
-      const platform = await manifest.platform;
       // One statement for a new manifest: its row, its blob and child
       // references, and the registry's usage when no other repository holds
       // the digest (the NOT EXISTS reads the snapshot from before this

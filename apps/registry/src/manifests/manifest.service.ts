@@ -8,7 +8,6 @@ import {
   type ParsedManifest,
 } from '@berth/oci';
 import type { BlobStore } from '@berth/storage';
-import type { BlobRepository } from '../blobs/blob.repository';
 import { lockedError, readDisabled } from '../limits/limit-errors';
 import type { Logger } from '../observability/logger';
 import type { RegistryInfo } from '../registries/registry-info';
@@ -26,7 +25,6 @@ export interface PushedManifest {
 export class ManifestService {
   constructor(
     private readonly manifests: ManifestRepository,
-    private readonly blobs: BlobRepository,
     private readonly store: BlobStore,
     private readonly log: Logger,
   ) {}
@@ -47,8 +45,8 @@ export class ManifestService {
    * Validates and stores a pushed manifest. The digest is computed over the
    * exact bytes received (with the algorithm of a digest reference), every
    * referenced blob must be linked to the repository and every child manifest
-   * present in it; a missing subject is allowed (OCI 1.1). The blob check
-   * here answers early; the write transaction checks again under lock (see
+   * present in it; a missing subject is allowed (OCI 1.1). The blobs are
+   * checked once, inside the write transaction and under its locks (see
    * ManifestRepository.save).
    */
   async put(
@@ -65,21 +63,19 @@ export class ManifestService {
     }
     const parsed = parseManifest(payload, contentType);
 
-    const linked = await this.blobs.findLinkedMany(registry.id, repositoryName, parsed.blobs.map((blob) => blob.digest));
-    for (const descriptor of parsed.blobs) {
-      const blob = linked.get(descriptor.digest);
-      if (!blob) {
-        throw new OciError('MANIFEST_BLOB_UNKNOWN', { message: `blob ${descriptor.digest} is not in repository ${repositoryName}`, detail: { digest: descriptor.digest } });
+    // Checked inside the write transaction, against the blobs as locked there.
+    const inspect = async (linked: ReadonlyMap<string, { size: number; storageKey: string }>) => {
+      for (const descriptor of parsed.blobs) {
+        const blob = linked.get(descriptor.digest);
+        if (blob && blob.size !== descriptor.size) {
+          throw new OciError('MANIFEST_INVALID', {
+            message: `descriptor size ${descriptor.size} of ${descriptor.digest} does not match the blob's ${blob.size} bytes`,
+            detail: { digest: descriptor.digest },
+          });
+        }
       }
-      if (blob.size !== descriptor.size) {
-        throw new OciError('MANIFEST_INVALID', {
-          message: `descriptor size ${descriptor.size} of ${descriptor.digest} does not match the blob's ${blob.size} bytes`,
-          detail: { digest: descriptor.digest },
-        });
-      }
-    }
-    // Read from storage while the transaction below connects and locks (readPlatform is best effort).
-    const platform = this.readPlatform(parsed, linked).catch(() => undefined);
+      return this.readPlatform(parsed, linked);
+    };
 
     const tag = reference.kind === 'tag' ? reference.tag : undefined;
     try {
@@ -94,7 +90,7 @@ export class ManifestService {
           subjectDigest: parsed.subject?.digest,
           configDigest: parsed.config?.digest,
           configMediaType: parsed.config?.mediaType,
-          platform,
+          inspect,
           annotations: parsed.annotations,
           blobDigests: [...new Set(parsed.blobs.map((blob) => blob.digest))],
           childDigests: [...new Set(parsed.manifests.map((child) => child.digest))],
@@ -184,7 +180,7 @@ export class ManifestService {
   /** architecture/os from an image config (for ACR's manifest listings); best effort. */
   private async readPlatform(
     parsed: ParsedManifest,
-    linked: Map<string, { storageKey: string; size: number }>,
+    linked: ReadonlyMap<string, { storageKey: string; size: number }>,
   ): Promise<{ architecture?: string; os?: string } | undefined> {
     const config = parsed.config;
     if (!config || !isImageConfigMediaType(config.mediaType) || config.size > MAX_CONFIG_READ_BYTES) return undefined;
