@@ -141,10 +141,15 @@ export class RegistryClient {
 
   /** A request carrying a token for `scope` (when the registry wants one); retried once on 401. */
   async request(method: string, path: string, scope: string | undefined, options: RawOptions = {}): Promise<Reply> {
+    return this.withToken(scope, (authorization) =>
+      this.raw(method, path, { ...options, headers: { ...options.headers, ...(authorization ? { authorization } : {}) } }),
+    );
+  }
+
+  /** Sends with the token for `scope` (if the registry wants one); on 401, once more with a fresh token. */
+  private async withToken<R extends { status: number }>(scope: string | undefined, send: (authorization: string | undefined) => Promise<R>): Promise<R> {
     for (let attempt = 0; ; attempt += 1) {
-      const authorization = await this.authorization(scope);
-      const headers = { ...options.headers, ...(authorization ? { authorization } : {}) };
-      const reply = await this.raw(method, path, { ...options, headers });
+      const reply = await send(await this.authorization(scope));
       if (reply.status !== 401 || attempt > 0 || !this.challenge) return reply;
       if (scope) this.tokens.delete(scope);
     }
@@ -265,25 +270,19 @@ export class RegistryClient {
    * Returns the byte count.
    */
   async pullVerified(repository: string, digest: string, size: number): Promise<number> {
-    const scope = `repository:${repository}:pull`;
-    for (let attempt = 0; ; attempt += 1) {
-      const authorization = await this.authorization(scope);
-      const reply = await downloadVerified(this.target.port, `/v2/${repository}/blobs/${digest}`, {
+    const reply = await this.withToken(`repository:${repository}:pull`, (authorization) =>
+      downloadVerified(this.target.port, `/v2/${repository}/blobs/${digest}`, {
         Host: this.target.host,
         ...(authorization ? { Authorization: authorization } : {}),
-      });
-      if (reply.status === 401 && attempt === 0 && this.challenge) {
-        this.tokens.delete(scope);
-        continue;
-      }
-      if (reply.status !== 200) {
-        throw new Error(`${this.target.label} GET blob: expected 200, got ${reply.status}: ${reply.errorBody?.toString('utf8').slice(0, 300) ?? ''}`);
-      }
-      if (reply.digest !== digest || reply.bytes !== size) {
-        throw new Error(`${this.target.label}: pulled ${reply.bytes} bytes with digest ${reply.digest}, expected ${size} bytes ${digest}`);
-      }
-      return reply.bytes;
+      }),
+    );
+    if (reply.status !== 200) {
+      throw new Error(`${this.target.label} GET blob: expected 200, got ${reply.status}: ${reply.errorBody?.toString('utf8').slice(0, 300) ?? ''}`);
     }
+    if (reply.digest !== digest || reply.bytes !== size) {
+      throw new Error(`${this.target.label}: pulled ${reply.bytes} bytes with digest ${reply.digest}, expected ${size} bytes ${digest}`);
+    }
+    return reply.bytes;
   }
 
   async putManifest(repository: string, reference: string, manifest: Buffer, mediaType: string): Promise<void> {
