@@ -86,6 +86,9 @@ class LoadConnection {
         this.head = all;
         return;
       }
+      // A few regexes over the head instead of a full header parse (as
+      // verified-download.ts does once per pull): splitting every head into
+      // a header map cost this loop ~10% of its requests/s.
       const text = all.toString('latin1', 0, end);
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
       const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(text);
