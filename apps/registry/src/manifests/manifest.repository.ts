@@ -17,6 +17,12 @@ export interface StoredManifest {
   readable: boolean;
 }
 
+/** A blob a manifest references, as its write transaction found (and locked) it. */
+export interface LinkedBlob {
+  size: number;
+  storageKey: string;
+}
+
 export interface NewManifest {
   registryId: string;
   repositoryName: string;
@@ -33,7 +39,7 @@ export interface NewManifest {
    * them, throwing to refuse the write, and returns architecture/os from the
    * image config (undefined when unknown).
    */
-  inspect: (blobs: ReadonlyMap<string, { size: number; storageKey: string }>) => Promise<{ architecture?: string; os?: string } | undefined>;
+  inspect: (blobs: ReadonlyMap<string, LinkedBlob>) => Promise<{ architecture?: string; os?: string } | undefined>;
   annotations: Record<string, string> | undefined;
   /**
    * Digests of the blobs the manifest references (distinct). They are found
@@ -130,7 +136,7 @@ export class ManifestRepository {
       if (!repository.writeEnabled) throw new ManifestWriteRefused('repository-locked');
 
       let blobIds: bigint[] = [];
-      const found = new Map<string, { size: number; storageKey: string }>();
+      const found = new Map<string, LinkedBlob>();
       if (manifest.blobDigests.length > 0) {
         const blobs = await tx.rows<{ id: bigint; digest: string; size: bigint; storageKey: string; stale: boolean }>(sql`
           SELECT b."id", b."digest", b."size", b."storageKey", ${BLOB_IS_STALE} AS "stale"

@@ -11,7 +11,7 @@ import type { BlobStore } from '@berth/storage';
 import { lockedError, readDisabled } from '../limits/limit-errors';
 import type { Logger } from '../observability/logger';
 import type { RegistryInfo } from '../registries/registry-info';
-import { ManifestWriteRefused, newEventId, type ManifestRepository, type StoredManifest } from './manifest.repository';
+import { ManifestWriteRefused, newEventId, type LinkedBlob, type ManifestRepository, type StoredManifest } from './manifest.repository';
 
 /** Configs bigger than this are not read for architecture/os (they are metadata for listings only). */
 const MAX_CONFIG_READ_BYTES = 1024 * 1024;
@@ -64,7 +64,7 @@ export class ManifestService {
     const parsed = parseManifest(payload, contentType);
 
     // Checked inside the write transaction, against the blobs as locked there.
-    const inspect = async (linked: ReadonlyMap<string, { size: number; storageKey: string }>) => {
+    const inspect = async (linked: ReadonlyMap<string, LinkedBlob>) => {
       for (const descriptor of parsed.blobs) {
         const blob = linked.get(descriptor.digest);
         if (blob && blob.size !== descriptor.size) {
@@ -180,7 +180,7 @@ export class ManifestService {
   /** architecture/os from an image config (for ACR's manifest listings); best effort. */
   private async readPlatform(
     parsed: ParsedManifest,
-    linked: ReadonlyMap<string, { storageKey: string; size: number }>,
+    linked: ReadonlyMap<string, LinkedBlob>,
   ): Promise<{ architecture?: string; os?: string } | undefined> {
     const config = parsed.config;
     if (!config || !isImageConfigMediaType(config.mediaType) || config.size > MAX_CONFIG_READ_BYTES) return undefined;
