@@ -1,20 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Client } from 'pg';
 import { BlobContent } from './blob-content';
-import { measureLimits } from './limits';
+import { measureLimits, writeAndSync } from './limits';
 import { Cleanup, cpuSeconds, pidsNamed } from './processes';
 import { buildImageLayout } from './oci-layout';
 import { downloadVerified } from './verified-download';
 import { runLoad } from './load';
 import { RegistryClient } from './registry-client';
-import { checkTargets, Samples, summarise } from './report';
+import { checkTargets, markdownReport, Samples, summarise } from './report';
 import { runBench } from './run';
 import { sizesFor } from './settings';
 
@@ -237,6 +237,41 @@ describe('bench building blocks', () => {
   });
 });
 
+describe('disk next to the pushes', () => {
+  it('writes the bytes over the files asked for, fsynced, and keeps them', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bench-disk-'));
+    try {
+      const mibps = await writeAndSync(dir, 'r1-push-parallel', 5 * 1024 * 1024 + 3, 4);
+      expect(Number.isFinite(mibps) && mibps > 0).toBe(true);
+      const files = (await readdir(dir)).sort();
+      expect(files).toEqual(['r1-push-parallel-0.bin', 'r1-push-parallel-1.bin', 'r1-push-parallel-2.bin', 'r1-push-parallel-3.bin']);
+      const sizes = await Promise.all(files.map(async (name) => (await stat(path.join(dir, name))).size));
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(5 * 1024 * 1024 + 3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('judges a push against the disk measured next to it, when there is one', () => {
+    const limits = { sha256MiBps: 1000, diskWriteMiBps: 1500, loopbackHttpMiBps: 800, verifiedDownloadMiBps: 600, loopbackRequestsPerSecond: 5000 };
+    const samples = new Samples();
+    samples.add('push.mono', 'Berth', 300);
+    samples.add('push.mono', 'Distribution', 200);
+    samples.add('push.chunked', 'Berth', 300);
+    samples.add('push.chunked', 'Distribution', 200);
+    for (const mibps of [500, 250, 400]) samples.addDiskNextToPush('push.mono', mibps);
+    const rows = summarise(samples, limits, sizesFor(1));
+    // Median of the writes next to it (400), not the start-of-run probe (1,500) nor sha256 (1,000).
+    expect(rows.find((r) => r.metric.id === 'push.mono')!.fractionOfLimit).toBeCloseTo(0.75);
+    // No write next to the chunked push: the loopback upload (800) is the tightest.
+    expect(rows.find((r) => r.metric.id === 'push.chunked')!.fractionOfLimit).toBeCloseTo(0.375);
+    const report = markdownReport(rows, samples, { date: new Date(0), sizes: sizesFor(1), machine: [], settings: [], limits, durationSeconds: 1 });
+    expect(report).toContain('disk write next to it (400 MiB/s)');
+    expect(report).toContain('(rounds: 500, 250, 400)');
+    expect(() => samples.addDiskNextToPush('no.such.metric', 1)).toThrow(/unknown metric/);
+  });
+});
+
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
 describe('server CPU accounting', () => {
@@ -265,8 +300,8 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
       cpuProfileDir: undefined,
       berthLogLevel: 'warn',
       berthNodeFlags: [],
-      measureLimits: false,
-      sizeOverrides: { loadSeconds: 0.5, loadClients: 8 },
+      measureLimits: true,
+      sizeOverrides: { loadSeconds: 0.5, loadClients: 8, limitHashBytes: 4 * 1024 * 1024, limitDiskBytes: 4 * 1024 * 1024, limitHttpBytes: 4 * 1024 * 1024 },
       log: (line) => lines.push(line),
     });
 
@@ -297,6 +332,10 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
     expect(outcome.table).toMatch(/Monolithic push, 2\.56 MiB \(POST \+ PUT\)\s+MiB\/s\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
     expect(outcome.markdown).toContain('| Manifest GET by tag, 8 clients | req/s |');
     expect(outcome.markdown).toMatch(/Berth auth:\*\* on \(Docker token flow/);
+    // The monolithic push was also written as a plain file between the registries, and judged against it.
+    expect(lines.some((l) => /push-mono\s+disk\s+[\d.]+ MiB\/s \(write \+ fsync of the same bytes in 1 file\(s\)\)/.test(l))).toBe(true);
+    expect(outcome.samples.diskNextToPush.get('push.mono')).toHaveLength(1);
+    expect(outcome.markdown).toMatch(/\| Monolithic push, 2\.56 MiB \(POST \+ PUT\) \| [\d.]+ MiB\/s \| (disk write next to it|sha256|loopback HTTP) \(\d+ MiB\/s\) \| \d+% \|/);
     // Berth really made the client go through the token endpoint.
     expect(outcome.samples.notes.some((n) => /Berth: the client fetched [1-9]\d* access token/.test(n))).toBe(true);
 

@@ -15,12 +15,12 @@ import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_OPTIONS } from '../apps/registry/src
 import { analyzeDatabase, autovacuumSetting, startBerth } from './berth';
 import { DISTRIBUTION_BINARY, startDistribution } from './distribution';
 import { addHostsEntry } from './hosts-file';
-import { measureLimits, type MachineLimits } from './limits';
+import { measureLimits, writeAndSync, type MachineLimits } from './limits';
 import { Cleanup, cpuSeconds, pidsNamed, residentBytes, runCommand } from './processes';
 import { RegistryClient, type Target } from './registry-client';
 import { checkTargets, markdownReport, plainTable, Samples, summarise, type SummaryRow, type TargetCheck } from './report';
-import { formatBytes, MIB, settingsFromEnv, sizesFor, type BenchSettings, type Sizes } from './settings';
-import { CPU_PER_MIB, RoundData, setUpTarget, WORKLOADS, type TargetState } from './workloads';
+import { formatBytes, MIB, settingsFromEnv, sizesFor, type BenchSettings, type Sizes, type WorkloadId } from './settings';
+import { CPU_PER_MIB, DISK_TWINS, RoundData, setUpTarget, WORKLOADS, type TargetState } from './workloads';
 
 export interface BenchOutcome {
   rows: SummaryRow[];
@@ -88,7 +88,11 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
       'Client',
       'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing; the pull reads its own connection into one reused 1 MiB buffer and hashes as it reads (bench/verified-download.ts), as Go clients do',
     ],
-    ['Disk', '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not)'],
+    [
+      'Disk',
+      '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not)' +
+        (settings.measureLimits ? '; in each push workload the bench also writes and fsyncs the same bytes as plain files between the two registries (the disk limit of that push; see Machine limits)' : ''),
+    ],
     [
       'Server CPU',
       'user + system time from /proc over each measurement: the registry process with all its threads, and for Berth every postgres process too; ' +
@@ -177,7 +181,8 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
       const order = round % 2 === 1 ? targets : [...targets].reverse();
       log(`• round ${round}/${settings.rounds} (${order.map((t) => t.label).join(' first, then ')})`);
       for (const workload of settings.workloads) {
-        for (const target of order) {
+        for (const [position, target] of order.entries()) {
+          if (position === 1) await diskNextToPush(workload, { round, sizes, samples, workDir, log, enabled: settings.measureLimits });
           const state = states.get(target)!;
           // Every measurement starts with nothing left for the disk to write:
           // unflushed pages of the previous one (a registry that does not
@@ -233,6 +238,28 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
   } finally {
     await cleanup.run();
   }
+}
+
+/**
+ * For a push workload listed in DISK_TWINS, and when machine limits are
+ * measured: writes and fsyncs the workload's bytes as plain files, between
+ * the two registries (so each round one registry goes right before it and
+ * the other right after), after the same `sync` as every measurement. The
+ * files stay until the run ends, as the registries' blobs do, so the file
+ * system hands the next writer fresh space either way.
+ */
+async function diskNextToPush(
+  workload: WorkloadId,
+  ctx: { round: number; sizes: Sizes; samples: Samples; workDir: string; log: (line: string) => void; enabled: boolean },
+): Promise<void> {
+  const twin = DISK_TWINS[workload];
+  if (!twin || !ctx.enabled) return;
+  await flushDisks();
+  const bytes = twin.bytes(ctx.sizes);
+  const files = twin.files(ctx.sizes);
+  const mibps = await writeAndSync(path.join(ctx.workDir, 'disk-next-to-push'), `r${ctx.round}-${workload}`, bytes, files);
+  for (const metric of twin.metrics) ctx.samples.addDiskNextToPush(metric, mibps);
+  ctx.log(`  ${workload.padEnd(14)} ${'disk'.padEnd(12)} ${mibps.toFixed(1)} MiB/s (write + fsync of the same bytes in ${files} file(s))`);
 }
 
 /** `sync`: writes every dirty page of the machine to disk and waits for it. */

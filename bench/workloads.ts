@@ -223,6 +223,22 @@ export const CPU_PER_MIB: Partial<Record<WorkloadId, { metric: string; bytes: (s
   'push-parallel': { metric: 'cpu.push.parallel', bytes: (sizes) => sizes.parallelBlob * sizes.parallelCount },
 };
 
+/**
+ * Push workloads whose throughput is also compared with the disk measured
+ * next to them: each round, between the two registries, the bench writes
+ * and fsyncs the same number of bytes split over the same number of files
+ * (bench/limits.ts `writeAndSync`), and those medians are the disk limit of
+ * the listed metrics. On this VM one write of the same size measured from
+ * 253 to 1,570 MiB/s depending on when it ran, so a probe at the start of the
+ * run says little about the disk a push met minutes later.
+ */
+export const DISK_TWINS: Partial<Record<WorkloadId, { metrics: string[]; bytes: (sizes: Sizes) => number; files: (sizes: Sizes) => number }>> = {
+  'push-mono': { metrics: ['push.mono'], bytes: (sizes) => sizes.bigBlob, files: () => 1 },
+  'push-chunked': { metrics: ['push.chunked'], bytes: (sizes) => sizes.bigBlob, files: () => 1 },
+  'push-parallel': { metrics: ['push.parallel'], bytes: (sizes) => sizes.parallelBlob * sizes.parallelCount, files: (sizes) => sizes.parallelCount },
+  'rss-1g': { metrics: ['push.mono.huge', 'push.chunked.huge'], bytes: (sizes) => sizes.hugeBlob, files: () => 1 },
+};
+
 /** Each workload measures one registry once and adds its samples. */
 export const WORKLOADS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<string>> = {
   async 'push-mono'(ctx) {
