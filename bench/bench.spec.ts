@@ -335,6 +335,7 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
     // The monolithic push was also written as a plain file between the registries, and judged against it.
     expect(lines.some((l) => /push-mono\s+disk\s+[\d.]+ MiB\/s \(write \+ fsync of the same bytes in 1 file\(s\)\)/.test(l))).toBe(true);
     expect(outcome.samples.diskNextToPush.get('push.mono')).toHaveLength(1);
+    expect(outcome.markdown).toMatch(/\*\*Disk:\*\* `sync` before every measurement.*then the clean page cache is dropped/);
     expect(outcome.markdown).toMatch(/\| Monolithic push, 2\.56 MiB \(POST \+ PUT\) \| [\d.]+ MiB\/s \| (disk write next to it|sha256|loopback HTTP) \(\d+ MiB\/s\) \| \d+% \|/);
     // Berth really made the client go through the token endpoint.
     expect(outcome.samples.notes.some((n) => /Berth: the client fetched [1-9]\d* access token/.test(n))).toBe(true);

@@ -20,7 +20,7 @@ import { Cleanup, cpuSeconds, pidsNamed, residentBytes, runCommand } from './pro
 import { RegistryClient, type Target } from './registry-client';
 import { checkTargets, markdownReport, plainTable, Samples, summarise, type SummaryRow, type TargetCheck } from './report';
 import { formatBytes, MIB, settingsFromEnv, sizesFor, type BenchSettings, type Sizes, type WorkloadId } from './settings';
-import { CPU_PER_MIB, DISK_TWINS, RoundData, setUpTarget, WORKLOADS, type TargetState } from './workloads';
+import { CPU_PER_MIB, DISK_TWINS, RoundData, setUpTarget, WARM_UPS, WORKLOADS, type TargetState } from './workloads';
 
 export interface BenchOutcome {
   rows: SummaryRow[];
@@ -60,7 +60,7 @@ async function describeMachine(): Promise<Array<[string, string]>> {
   ];
 }
 
-function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target[], skopeoNote: string): Array<[string, string]> {
+function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target[], skopeoNote: string, pageCacheKept: boolean): Array<[string, string]> {
   const size = formatBytes;
   return [
     ['Rounds', `${settings.rounds} (BENCH_ROUNDS); the table shows medians; the registries alternate which goes first each round`],
@@ -86,11 +86,12 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
     ['Distribution', 'docker-registry serve with filesystem storage, inmemory blob descriptor cache, log level warn, access log off, no upload purging'],
     [
       'Client',
-      'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing; the pull reads its own connection into one reused 1 MiB buffer and hashes as it reads (bench/verified-download.ts), as Go clients do',
+      'Node http with keep-alive agents in the bench process, on 127.0.0.1 with the registry\'s Host header; blob bytes generated on the fly, digests computed before timing; the pull reads its own connection into one reused 1 MiB buffer and hashes as it reads (bench/verified-download.ts), as Go clients do, after one unmeasured pull of the same blob (so it is served from memory)',
     ],
     [
       'Disk',
-      '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not)' +
+      '`sync` before every measurement, so pages one registry left unflushed are not written back on the next one\'s clock (Berth fsyncs each blob before answering 201; Distribution does not), then the clean page cache is dropped (`/proc/sys/vm/drop_caches`), so no measurement pays for evicting the blobs earlier ones wrote' +
+        (pageCacheKept ? ' — **not possible in this run** (not root?): later rounds ran on a full page cache and are slower for both registries' : '') +
         (settings.measureLimits ? '; in each push workload the bench also writes and fsyncs the same bytes as plain files between the two registries (the disk limit of that push; see Machine limits)' : ''),
     ],
     [
@@ -125,8 +126,10 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
   try {
     const machine = await describeMachine();
     let limits: MachineLimits | undefined;
+    let pageCacheKept = false;
     if (settings.measureLimits) {
       log('• measuring machine limits');
+      if (!(await settleDisks())) pageCacheKept = true;
       limits = await measureLimits(
         workDir,
         { hash: sizes.limitHashBytes, disk: sizes.limitDiskBytes, http: sizes.limitHttpBytes, clients: sizes.loadClients, seconds: sizes.loadSeconds },
@@ -184,16 +187,18 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
         for (const [position, target] of order.entries()) {
           if (position === 1) await diskNextToPush(workload, { round, sizes, samples, workDir, log, enabled: settings.measureLimits });
           const state = states.get(target)!;
-          // Every measurement starts with nothing left for the disk to write:
-          // unflushed pages of the previous one (a registry that does not
-          // fsync leaves them behind) would otherwise be written back on the
-          // next one's clock.
-          await flushDisks();
+          // Every measurement starts with nothing left for the disk to write
+          // (unflushed pages of the previous one, which a registry that does
+          // not fsync leaves behind, would be written back on the next one's
+          // clock) and with no clean page cache to evict (see settleDisks).
+          if (!(await settleDisks())) pageCacheKept = true;
+          const workloadContext = { state, data, sizes, samples, workDir, log };
+          await WARM_UPS[workload]?.(workloadContext);
           // Berth's work includes its database's: every postgres process counts (the bench's database is the only busy one).
           const cpu = CPU_PER_MIB[workload];
           const serverPids = () => (target === berth ? [berth.pid, ...pidsNamed('postgres')] : [target.pid]);
           const cpuBefore = cpu && cpuSeconds(serverPids());
-          const summary = await WORKLOADS[workload]({ state, data, sizes, samples, workDir, log });
+          const summary = await WORKLOADS[workload](workloadContext);
           const cpuAfter = cpu && cpuSeconds(serverPids());
           let cpuText = '';
           if (cpu && cpuBefore !== undefined && cpuAfter !== undefined) {
@@ -225,7 +230,7 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
       date: new Date(),
       sizes,
       machine,
-      settings: describeSettings(settings, sizes, targets, skopeoNote),
+      settings: describeSettings(settings, sizes, targets, skopeoNote, pageCacheKept),
       limits,
       durationSeconds: (performance.now() - began) / 1000,
     };
@@ -254,7 +259,7 @@ async function diskNextToPush(
 ): Promise<void> {
   const twin = DISK_TWINS[workload];
   if (!twin || !ctx.enabled) return;
-  await flushDisks();
+  await settleDisks();
   const bytes = twin.bytes(ctx.sizes);
   const files = twin.files(ctx.sizes);
   const mibps = await writeAndSync(path.join(ctx.workDir, 'disk-next-to-push'), `r${ctx.round}-${workload}`, bytes, files);
@@ -262,9 +267,25 @@ async function diskNextToPush(
   ctx.log(`  ${workload.padEnd(14)} ${'disk'.padEnd(12)} ${mibps.toFixed(1)} MiB/s (write + fsync of the same bytes in ${files} file(s))`);
 }
 
-/** `sync`: writes every dirty page of the machine to disk and waits for it. */
-async function flushDisks(): Promise<void> {
+/**
+ * Puts the machine's page cache in the same state before every measurement:
+ * `sync` writes every dirty page to disk and waits for it, then the clean
+ * page cache is dropped (needs root; returns false when that was refused).
+ * Without the drop, each round ran on a page cache filled with the GiBs of
+ * blobs the earlier rounds wrote, and finding room for new pages cost both
+ * registries alike: server CPU per MiB pushed doubled from round 2 on
+ * (2.8–3.5 → 5.6–6.8 ms/MiB for both) and a plain 256 MiB write + fsync
+ * fell from 1,100–1,500 to 270–480 MiB/s, so results depended on the order
+ * the workloads ran in.
+ */
+async function settleDisks(): Promise<boolean> {
   await runCommand('sync', []);
+  try {
+    await writeFile('/proc/sys/vm/drop_caches', '1');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function main(): Promise<void> {
