@@ -17,6 +17,7 @@ import { RegistryClient } from './registry-client';
 import { checkTargets, markdownReport, Samples, summarise } from './report';
 import { runBench } from './run';
 import { sizesFor } from './settings';
+import { diskSpaceNeeded } from './workloads';
 
 describe('bench building blocks', () => {
   it('generates blob content whose ranges add up to the whole and whose digest is stable', () => {
@@ -286,6 +287,37 @@ describe('server CPU accounting', () => {
     expect(cpuSeconds([process.pid])! - before).toBeGreaterThanOrEqual(0.12);
     expect(cpuSeconds([2 ** 22 + 12345])).toBe(0); // a pid that does not exist counts nothing
     expect(pidsNamed('postgres').length).toBeGreaterThan(0);
+  });
+});
+
+describe('disk space', () => {
+  it('counts what every workload keeps, both registries and the writes next to the pushes', () => {
+    const sizes = sizesFor(1);
+    const gib = 1024 ** 3;
+    // Two registries × 256 MiB, plus the 256 MiB written next to them, plus a tenth and 1 GiB.
+    expect(diskSpaceNeeded(['push-mono'], sizes, 1, true)).toBe(Math.ceil(3 * 256 * 1024 * 1024 * 1.1) + gib);
+    expect(diskSpaceNeeded(['push-mono'], sizes, 2, false)).toBe(Math.ceil(2 * 2 * 256 * 1024 * 1024 * 1.1) + gib);
+    // A pull without the monolithic push pushes its own blob first.
+    expect(diskSpaceNeeded(['pull'], sizes, 1, false)).toBe(diskSpaceNeeded(['push-mono'], sizes, 1, false));
+    expect(diskSpaceNeeded(['manifest-get'], sizes, 3, true)).toBe(gib);
+  });
+
+  it('refuses to start a run the file system has no room for, before starting anything', async () => {
+    const lines: string[] = [];
+    const run = runBench({
+      rounds: 1,
+      scale: 0.01,
+      workloads: ['push-mono'],
+      resultsPath: undefined,
+      cpuProfileDir: undefined,
+      berthLogLevel: 'warn',
+      berthNodeFlags: [],
+      measureLimits: false,
+      sizeOverrides: { bigBlob: 2 ** 53 },
+      log: (line) => lines.push(line),
+    });
+    await expect(run).rejects.toThrow(/the bench needs about \d+\.\d GiB free in .* for this run's blobs, and \d+\.\d GiB is free/);
+    expect(lines.filter((l) => l.startsWith('•'))).toEqual([]);
   });
 });
 

@@ -8,7 +8,7 @@
 // BENCH_BERTH_LOG_LEVEL (default warn), BENCH_BERTH_NODE_FLAGS (extra Node
 // flags for the data plane, for experiments).
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
@@ -20,7 +20,7 @@ import { Cleanup, cpuSeconds, pidsNamed, residentBytes, runCommand } from './pro
 import { RegistryClient, type Target } from './registry-client';
 import { checkTargets, markdownReport, plainTable, Samples, summarise, type SummaryRow, type TargetCheck } from './report';
 import { formatBytes, MIB, settingsFromEnv, sizesFor, type BenchSettings, type Sizes, type WorkloadId } from './settings';
-import { CPU_PER_MIB, DISK_TWINS, RoundData, setUpTarget, WARM_UPS, WORKLOADS, type TargetState } from './workloads';
+import { CPU_PER_MIB, DISK_TWINS, diskSpaceNeeded, RoundData, setUpTarget, WARM_UPS, WORKLOADS, type TargetState } from './workloads';
 
 export interface BenchOutcome {
   rows: SummaryRow[];
@@ -124,6 +124,7 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
   // Many GiB of blobs: removing them takes a while on a slow file system.
   cleanup.add('remove the work dir', () => rm(workDir, { recursive: true, force: true }), 15 * 60_000);
   try {
+    await assertDiskSpace(workDir, diskSpaceNeeded(settings.workloads, sizes, settings.rounds, settings.measureLimits));
     const machine = await describeMachine();
     let limits: MachineLimits | undefined;
     let pageCacheKept = false;
@@ -265,6 +266,23 @@ async function diskNextToPush(
   const mibps = await writeAndSync(path.join(ctx.workDir, 'disk-next-to-push'), `r${ctx.round}-${workload}`, bytes, files);
   for (const metric of twin.metrics) ctx.samples.addDiskNextToPush(metric, mibps);
   ctx.log(`  ${workload.padEnd(14)} ${'disk'.padEnd(12)} ${mibps.toFixed(1)} MiB/s (write + fsync of the same bytes in ${files} file(s))`);
+}
+
+/**
+ * Refuses to start when the work dir's file system has less free space than
+ * the run will fill: a registry that runs out of disk mid-run answers 503 and
+ * the whole run is lost.
+ */
+async function assertDiskSpace(workDir: string, needed: number): Promise<void> {
+  const fs = await statfs(workDir);
+  const free = fs.bavail * fs.bsize;
+  if (free < needed) {
+    const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+    throw new Error(
+      `the bench needs about ${gib(needed)} free in ${path.dirname(workDir)} for this run's blobs, and ${gib(free)} is free: ` +
+        'free some space, point BENCH_TMPDIR at a bigger file system, or run fewer rounds (BENCH_ROUNDS) or a smaller scale (BENCH_SCALE)',
+    );
+  }
 }
 
 /**

@@ -239,6 +239,34 @@ export const DISK_TWINS: Partial<Record<WorkloadId, { metrics: string[]; bytes: 
   'rss-1g': { metrics: ['push.mono.huge', 'push.chunked.huge'], bytes: (sizes) => sizes.hugeBlob, files: () => 1 },
 };
 
+/** Bytes one registry keeps on disk per round for each workload (small ones rounded up), for the free-space check. */
+const STORED_PER_ROUND: Record<WorkloadId, (sizes: Sizes) => number> = {
+  'push-mono': (sizes) => sizes.bigBlob,
+  'push-chunked': (sizes) => sizes.bigBlob,
+  pull: () => 0, // the monolithic push's blob (or one more of that size, counted below when push-mono does not run)
+  'push-parallel': (sizes) => sizes.parallelBlob * sizes.parallelCount,
+  'manifest-get': () => 0,
+  'blob-head': () => 0,
+  tags: () => 0,
+  'rss-1g': (sizes) => 2 * sizes.hugeBlob,
+  skopeo: (sizes) => 2 * 3 * sizes.skopeoLayer, // in the registry and in the copied-out layout
+  'small-push': (sizes) => 64 * sizes.smallLayer,
+};
+
+/**
+ * Disk space a run needs in its work dir: everything the registries and the
+ * writes next to the pushes keep until the run ends, plus a tenth and 1 GiB.
+ */
+export function diskSpaceNeeded(workloads: WorkloadId[], sizes: Sizes, rounds: number, diskNextToPush: boolean): number {
+  let perRound = 0;
+  for (const workload of workloads) {
+    perRound += 2 * STORED_PER_ROUND[workload](sizes);
+    if (diskNextToPush) perRound += DISK_TWINS[workload]?.bytes(sizes) ?? 0;
+  }
+  if (workloads.includes('pull') && !workloads.includes('push-mono')) perRound += 2 * sizes.bigBlob;
+  return Math.ceil(rounds * perRound * 1.1) + 1024 * MIB;
+}
+
 /**
  * Unmeasured work run right before a workload, after the page cache was
  * dropped and before its clock and CPU counters start.
