@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadConfig } from '@berth/config';
-import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_OPTIONS } from '../../apps/registry/src/node-options';
+import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../../apps/registry/src/node-options';
 import { buildToTemp, type BuildOutput } from './support/build';
 import { dockerIgnore, execForm, lineage, parseCopy, parseDockerfile, type Dockerfile, type Stage } from './support/dockerfile';
 import { DEPLOY_DIR, REPO_ROOT } from './support/paths';
@@ -184,9 +184,11 @@ describe('deploy/docker/Dockerfile', () => {
     expect(chain.map((s) => s.name)).not.toContain('build');
 
     const cmd = execForm(last(instructions(chain, 'CMD'))!.args);
-    expect(cmd).toEqual(['node', `dist/apps/${target}/src/main.js`]);
-    expect(build.files.has(cmd[1])).toBe(true);
-    expect(imageHas(target, `/app/${cmd[1]}`)).toBe(true);
+    const flags = target === 'registry' ? REGISTRY_NODE_FLAGS : [];
+    expect(cmd).toEqual(['node', ...flags, `dist/apps/${target}/src/main.js`]);
+    const main = cmd[cmd.length - 1]!;
+    expect(build.files.has(main)).toBe(true);
+    expect(imageHas(target, `/app/${main}`)).toBe(true);
 
     const user = last(instructions(chain, 'USER'))!.args;
     expect(user).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/); // numeric, so Kubernetes can verify runAsNonRoot
@@ -220,6 +222,12 @@ describe('deploy/docker/Dockerfile', () => {
     const check = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: REGISTRY_NODE_OPTIONS }, encoding: 'utf8' });
     expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
     for (const other of ['management-api', 'worker', 'migrate']) expect(nodeOptions(other)).toEqual([]);
+    // The flags Node refuses in NODE_OPTIONS are on the data plane's command line, which Node accepts.
+    expect(execForm(last(instructions(lineage(dockerfile, 'registry'), 'CMD'))!.args)).toEqual(['node', ...REGISTRY_NODE_FLAGS, 'dist/apps/registry/src/main.js']);
+    const refused = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: REGISTRY_NODE_FLAGS.join(' ') }, encoding: 'utf8' });
+    expect(refused.status).not.toBe(0);
+    const flags = spawnSync(process.execPath, [...REGISTRY_NODE_FLAGS, '-e', '0'], { encoding: 'utf8' });
+    expect({ status: flags.status, stderr: flags.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
   it('gives the migration job its scripts, the migrations and the WebAssembly schema engine', () => {

@@ -1,8 +1,8 @@
 /**
  * Node/V8 options the data plane runs with in production: the registry
  * image sets them as NODE_OPTIONS (deploy/docker/Dockerfile; a test keeps
- * the two equal) and the benchmark starts the data plane with them, and
- * with REGISTRY_MALLOC_ENV below.
+ * the two equal) and the benchmark starts the data plane with them, with
+ * REGISTRY_NODE_FLAGS and with REGISTRY_MALLOC_ENV below.
  *
  * Why: with Node's defaults, V8 grows the heap far past what the data plane
  * keeps alive. Measured with `npm run bench` (bench/RESULTS.md): the live
@@ -20,6 +20,30 @@
  * limit by setting NODE_OPTIONS themselves.
  */
 export const REGISTRY_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-size=8';
+
+/**
+ * V8 flags the data plane's command line carries (the registry image's CMD;
+ * a test keeps the two equal): Node refuses these in NODE_OPTIONS.
+ *
+ * An initial old-space size of 48 MiB stops V8 from marking the old
+ * generation over and over while blobs stream in. With the live heap at
+ * ~9 MiB, V8 otherwise shrinks the old generation's limit to about the live
+ * size plus the young generation's capacity (24 of 160 MiB with 8 MiB
+ * semi-spaces, 20 with 4), so every burst of young allocation, such as the
+ * Buffer of each ~64 KiB of request body, starts incremental marking
+ * (`--trace-incremental-marking`: "Start (allocation limit): 8MB / 24MB"):
+ * ~65 mark-compacts per GiB pushed, and V8's helper threads busy for a third
+ * of a core. With 48 MiB: 4 mark-compacts in 2 GiB (32 MiB: still ~40 per
+ * GiB). Measured with `BENCH_BERTH_NODE_FLAGS=--initial-old-space-size=<n>
+ * BENCH_WORKLOADS=push-mono,push-chunked,push-parallel,manifest-get,rss-1g
+ * BENCH_ROUNDS=2 BENCH_LIMITS=0 npm run bench`, without → with 48: 256 MiB
+ * monolithic push 497 → 646 MiB/s, chunked 428 → 589, 20 parallel 422 →
+ * 481, 1 GiB monolithic 575 → 756; server CPU per MiB pushed 3.05 → 2.40 ms;
+ * the cost is resident memory, since the heap may now fill to 48 MiB before
+ * a full collection: RSS after the load tests 128 → 160 MiB, peak during the
+ * 1 GiB push 133 → 164 MiB.
+ */
+export const REGISTRY_NODE_FLAGS = ['--initial-old-space-size=48'] as const;
 
 /**
  * glibc malloc settings of the data plane's environment (the registry image
