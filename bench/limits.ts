@@ -62,9 +62,8 @@ export async function writeAndSync(dir: string, name: string, bytes: number, fil
 /**
  * Writes `bytes` to a file in `dir` and fsyncs it, three times (a new file
  * each time, removed after); the median MiB/s including the fsync. This is
- * the disk at the start of the run: on this VM the same write measured
- * anywhere from 253 to 1,570 MiB/s, so the pushes are also compared with
- * writes made next to them (see `writeAndSync` in run.ts).
+ * the disk at the start of the run; the pushes are also compared with writes
+ * made next to them (DISK_TWINS in workloads.ts).
  */
 export async function measureDiskWrite(dir: string, bytes: number): Promise<number> {
   const runs: number[] = [];

@@ -316,7 +316,7 @@ export function markdownReport(rows: SummaryRow[], samples: Samples, context: Re
     );
     out.push(
       '',
-      'Tightest limit for a push = min(sha256, disk, loopback upload), where disk is the write made next to that push when there is one (this VM\'s disk is not steady: the same write measured from 253 to 1,570 MiB/s depending on when it ran); for a pull = min(sha256, loopback upload) (the client verifies the digest; the server reads from the page cache); for request rates = the trivial server.',
+      'Tightest limit for a push = min(sha256, disk, loopback upload), where disk is the write made next to that push when there is one (the same write has measured from 253 to 1,570 MiB/s on this VM depending on what ran before it); for a pull = min(sha256, loopback upload) (the client verifies the digest; the server reads from the page cache); for request rates = the trivial server.',
       '',
     );
     out.push('| Berth | Median | Tightest limit | Fraction of limit |', '| --- | ---: | --- | ---: |');

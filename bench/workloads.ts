@@ -229,8 +229,10 @@ export const CPU_PER_MIB: Partial<Record<WorkloadId, { metric: string; bytes: (s
  * and fsyncs the same number of bytes split over the same number of files
  * (bench/limits.ts `writeAndSync`), and those medians are the disk limit of
  * the listed metrics. On this VM one write of the same size measured from
- * 253 to 1,570 MiB/s depending on when it ran, so a probe at the start of the
- * run says little about the disk a push met minutes later.
+ * 253 to 1,570 MiB/s depending on what ran before it (mostly how full the
+ * page cache was, which the bench now resets before each measurement: see
+ * settleDisks in run.ts; and a 1 GiB write is slower than a 256 MiB one), so
+ * a probe at the start of the run says little about the disk a push met.
  */
 export const DISK_TWINS: Partial<Record<WorkloadId, { metrics: string[]; bytes: (sizes: Sizes) => number; files: (sizes: Sizes) => number }>> = {
   'push-mono': { metrics: ['push.mono'], bytes: (sizes) => sizes.bigBlob, files: () => 1 },
