@@ -83,8 +83,17 @@ describe('HashOffload', () => {
     expect(offload.bytesInFlight).toBe(0);
   });
 
-  it('offloads at most two uploads per thread and hashes the rest inline', () => {
-    offload = new HashOffload(1);
+  it('offloads up to its cap and hashes the rest inline', async () => {
+    const many = new HashOffload(1);
+    try {
+      // By default the bench's 20 parallel pushes are all hashed off the event loop.
+      const twenty = Array.from({ length: 20 }, () => many.start('sha256'));
+      expect(twenty.every((digest) => digest instanceof OffloadedDigest)).toBe(true);
+      for (const digest of twenty) digest.dispose?.();
+    } finally {
+      await many.close();
+    }
+    offload = new HashOffload(1, 32 * 1024 * 1024, 2);
     const started = [offload.start('sha256'), offload.start('sha256'), offload.start('sha256')];
     expect(started.map((digest) => digest instanceof OffloadedDigest)).toEqual([true, true, false]);
     expect(started[2]).toBeInstanceOf(Digester);

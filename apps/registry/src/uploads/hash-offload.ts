@@ -20,6 +20,20 @@ export interface RunningDigest {
 
 /** Bytes gathered before one message goes to the worker (one copy, one postMessage per batch). */
 const BATCH_BYTES = 1024 * 1024;
+/**
+ * Uploads hashed on the workers at once, by default. Offloading used to stop
+ * at two per thread (with V8 marking the old generation during every upload,
+ * offloading all 20 of the bench's parallel pushes measured ~10% slower than
+ * hashing most inline); since the data plane starts with a 48 MiB initial
+ * old space (node-options.ts) its event loop was the bottleneck of those 20
+ * pushes, at 96–100% of a core while the hashing thread idled. Interleaved,
+ * 3 rounds each (`BENCH_WORKLOADS=push-mono,push-parallel BENCH_ROUNDS=3
+ * BENCH_LIMITS=0 npm run bench`), 2 cores: 20 parallel 16 MiB pushes
+ * 470–518 MiB/s (1.13–1.25× Distribution) with two offloaded, 521–530
+ * (1.27–1.29×) with all; a single push unchanged (605–691 vs 649–700).
+ * The cap bounds memory: each offloaded upload holds a 1 MiB batch.
+ */
+const MAX_OFFLOADED_DIGESTS = 32;
 /** Bytes one upload may have in flight to the worker before its sender waits. */
 const MAX_IN_FLIGHT_PER_DIGEST = 4 * 1024 * 1024;
 
@@ -73,25 +87,25 @@ export class HashOffload {
 
   private readonly maxOffloaded: number;
 
+  /**
+   * `maxOffloaded` bounds the uploads hashed on the workers at once (each
+   * holds a partly filled 1 MiB batch); past it, uploads hash inline.
+   */
   constructor(
     threads: number,
     private readonly maxInFlightBytes = 32 * 1024 * 1024,
+    maxOffloaded = MAX_OFFLOADED_DIGESTS,
   ) {
     this.workers = Array.from({ length: threads }, () => undefined);
-    this.maxOffloaded = 2 * threads;
+    this.maxOffloaded = threads === 0 ? 0 : maxOffloaded;
     // Started now, not on the first upload: a thread takes tens of milliseconds to boot.
     for (let slot = 0; slot < threads; slot++) this.worker(slot);
   }
 
   /**
-   * A running digest for a new upload: on a worker thread while at most two
-   * uploads per thread are being hashed there, else on the calling thread
-   * (always, with 0 threads).
-   * With many concurrent uploads every core is busy anyway and the copy to
-   * the worker is pure overhead: on 2 cores, offloading all 20 parallel
-   * pushes measured ~10% slower than hashing them inline; with this limit,
-   * interleaved A/B runs gave a single 256 MiB push +2% and +25%, and 20
-   * parallel pushes −5% and +5% (BERTH_UPLOAD_HASH_THREADS=0 against 1).
+   * A running digest for a new upload: on a worker thread while fewer than
+   * `maxOffloaded` uploads are being hashed there, else on the calling
+   * thread (always, with 0 threads).
    */
   start(algorithm: DigestAlgorithm): RunningDigest {
     return this.digests.size < this.maxOffloaded && !this.closed ? this.create(algorithm) : Digester.create(algorithm);
