@@ -38,8 +38,13 @@ export function measureSha256(bytes: number): number {
 
 /**
  * Writes `bytes` split over `files` equal files side by side (1 MiB writes,
- * as a registry receives a blob) and fsyncs each; MiB/s over the whole,
+ * as a registry receives a blob), keeping one flush to disk (fdatasync) in
+ * flight per file while writing, then fsyncs each; MiB/s over the whole,
  * fsyncs included. The files are left in `dir` (the caller removes them).
+ * Flushing while writing measures what the disk can take rather than the
+ * time of two phases back to back: write-then-fsync of 1 GiB measured
+ * 361–1,497 MiB/s here, the same write with the flush overlapped
+ * 2,071–2,438 (256 MiB: 1,287–1,395 against 1,596–1,980).
  */
 export async function writeAndSync(dir: string, name: string, bytes: number, files = 1): Promise<number> {
   await mkdir(dir, { recursive: true });
@@ -49,7 +54,17 @@ export async function writeAndSync(dir: string, name: string, bytes: number, fil
     Array.from({ length: files }, async (_, i) => {
       const handle = await open(path.join(dir, files === 1 ? `${name}.bin` : `${name}-${i}.bin`), 'w');
       try {
-        for (const chunk of poolChunks(Math.min(each, bytes - i * each))) await handle.write(chunk);
+        let flushing: Promise<void> | undefined;
+        let failure: unknown;
+        for (const chunk of poolChunks(Math.min(each, bytes - i * each))) {
+          await handle.write(chunk);
+          flushing ??= handle
+            .datasync()
+            .catch((error: unknown) => void (failure ??= error))
+            .finally(() => (flushing = undefined));
+        }
+        await flushing;
+        if (failure) throw failure;
         await handle.sync();
       } finally {
         await handle.close();

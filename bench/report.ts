@@ -299,12 +299,12 @@ export function markdownReport(rows: SummaryRow[], samples: Samples, context: Re
     const l = context.limits;
     out.push('## Machine limits', '');
     out.push(`- sha256 (Node crypto, 1 MiB updates): **${fmt(l.sha256MiBps, 0)} MiB/s**`);
-    out.push(`- Disk write + fsync at the start of the run (a new file in the bench's temp dir each time, median of 3): **${fmt(l.diskWriteMiBps, 0)} MiB/s**`);
+    out.push(`- Disk write + fsync at the start of the run (a new file in the bench's temp dir each time, 1 MiB writes with a flush always in flight, median of 3): **${fmt(l.diskWriteMiBps, 0)} MiB/s**`);
     for (const r of rows) {
       const disk = samples.diskNextToPush.get(r.metric.id);
       if (!disk || disk.length === 0) continue;
       out.push(
-        `- Disk write + fsync next to "${r.metric.label}" (each round between the two registries: the same bytes in as many files, written and fsynced by the bench): **${fmt(median(disk), 0)} MiB/s** (rounds: ${disk.map((v) => fmt(v, 0)).join(', ')})`,
+        `- Disk write + fsync next to "${r.metric.label}" (each round between the two registries: the same bytes in as many files, written and fsynced by the bench the same way): **${fmt(median(disk), 0)} MiB/s** (rounds: ${disk.map((v) => fmt(v, 0)).join(', ')})`,
       );
     }
     out.push(`- Loopback HTTP upload to a trivial node:http server (own process) that discards the body: **${fmt(l.loopbackHttpMiBps, 0)} MiB/s**`);
