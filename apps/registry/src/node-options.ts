@@ -10,16 +10,22 @@
  * heap grows to ~120 MiB and the process stays at ~300 MiB, because V8 sizes
  * its growth steps from the (multi-gigabyte) default limit. An old-space
  * limit of 160 MiB makes V8 collect earlier, which keeps peak RSS during a
- * 1 GiB push under 200 MiB at a small cost in request rate; 8 MiB
- * semi-spaces keep young-generation collections cheap for request-heavy
- * loads. What could grow the heap with load is bounded in code: manifest
+ * 1 GiB push under 200 MiB at a small cost in request rate. Semi-spaces
+ * were 8 MiB (cheaper young-generation collections under request-heavy
+ * loads) until the 48 MiB initial old space below; with both, the bodies of
+ * uploads that survive young collections pile up as garbage between the now
+ * rare full collections, and the RSS before the 1 GiB push reached 168–204
+ * MiB over runs. With 4 MiB semi-spaces (same bench, 3 rounds): 137–172 MiB,
+ * pushes unchanged (256 MiB monolithic 717 MiB/s, chunked 570, 1 GiB 736),
+ * manifest GETs 18.3–19.0k req/s against 19.8–21.5k with 8 MiB (~9× Distribution's
+ * either way). What could grow the heap with load is bounded in code: manifest
  * parsing by a byte budget (MANIFEST_PARSE_BUDGET_BYTES), listings by page
  * sizes, blob bytes are streamed (Buffers live outside the V8 heap).
  *
  * Operators who give the data plane a larger container may raise the
  * limit by setting NODE_OPTIONS themselves.
  */
-export const REGISTRY_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-size=8';
+export const REGISTRY_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-size=4';
 
 /**
  * V8 flags the data plane's command line carries (the registry image's CMD;
@@ -29,7 +35,7 @@ export const REGISTRY_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-
  * generation over and over while blobs stream in. With the live heap at
  * ~9 MiB, V8 otherwise shrinks the old generation's limit to about the live
  * size plus the young generation's capacity (24 of 160 MiB with 8 MiB
- * semi-spaces, 20 with 4), so every burst of young allocation, such as the
+ * semi-spaces, 20 with 4: smaller semi-spaces do not avoid it), so every burst of young allocation, such as the
  * Buffer of each ~64 KiB of request body, starts incremental marking
  * (`--trace-incremental-marking`: "Start (allocation limit): 8MB / 24MB"):
  * ~65 mark-compacts per GiB pushed, and V8's helper threads busy for a third
