@@ -80,8 +80,13 @@ describe('TokenService', () => {
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
     claims.access[0].actions = ['pull', 'push'];
     expect(reason(() => tokens.verifyAccessToken(`${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`, subject.audience))).toBe('signature');
+    expect(tokens.rememberedAccessTokens).toBe(1);
     now += 400_000;
     expect(reason(() => tokens.verifyAccessToken(issued.token, subject.audience))).toBe('expired');
+    // Forgotten once found expired; asked again, it is checked from scratch and still refused.
+    expect(tokens.rememberedAccessTokens).toBe(0);
+    expect(reason(() => tokens.verifyAccessToken(issued.token, subject.audience))).toBe('expired');
+    expect(tokens.rememberedAccessTokens).toBe(0);
   });
 
   it('keeps verifying correctly past the number of tokens it remembers', () => {

@@ -118,13 +118,24 @@ export class TokenService {
   verifyAccessToken(token: string, audience: string): AccessTokenClaims {
     const known = this.verifiedAccess.get(token);
     if (known) {
-      this.checkClaims(known, audience, 'access');
+      try {
+        this.checkClaims(known, audience, 'access');
+      } catch (error) {
+        // An expired token stays expired: forget it now rather than when newer ones push it out.
+        if (error instanceof TokenError && error.reason === 'expired') this.verifiedAccess.delete(token);
+        throw error;
+      }
       return known;
     }
     const claims = deepFreeze(this.verify<AccessTokenClaims>(token, audience, 'access'));
     if (this.verifiedAccess.size >= VERIFIED_ACCESS_TOKENS_MAX) this.verifiedAccess.delete(this.verifiedAccess.keys().next().value!);
     this.verifiedAccess.set(token, claims);
     return claims;
+  }
+
+  /** Access tokens remembered as verified (at most 1,024). */
+  get rememberedAccessTokens(): number {
+    return this.verifiedAccess.size;
   }
 
   /** Verifies signature, lifetime, audience and kind. Throws TokenError. */
