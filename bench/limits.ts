@@ -6,6 +6,7 @@ import { poolChunks } from './blob-content';
 import { runLoad } from './load';
 import { startChild, type Cleanup } from './processes';
 import { RegistryClient, type Target } from './registry-client';
+import { median } from './report';
 import { downloadVerified } from './verified-download';
 import { MIB } from './settings';
 
@@ -16,12 +17,6 @@ export interface MachineLimits {
   /** The bench client downloading from the trivial server while hashing, as a verified pull does. */
   verifiedDownloadMiBps: number;
   loopbackRequestsPerSecond: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Node's sha256 over in-memory buffers (1 MiB updates), as a registry hashes an upload. */
