@@ -16,7 +16,7 @@ import { runLoad } from './load';
 import { RegistryClient } from './registry-client';
 import { checkTargets, markdownReport, Samples, summarise } from './report';
 import { runBench } from './run';
-import { sizesFor } from './settings';
+import { sizesFor, type BenchSettings } from './settings';
 import { diskSpaceNeeded } from './workloads';
 
 describe('bench building blocks', () => {
@@ -290,6 +290,11 @@ describe('server CPU accounting', () => {
   });
 });
 
+/** Settings of a one-round run at 1% scale that logs into `lines`. */
+function oneTinyRound(lines: string[], settings: Pick<BenchSettings, 'workloads' | 'measureLimits' | 'sizeOverrides'>): BenchSettings {
+  return { rounds: 1, scale: 0.01, resultsPath: undefined, cpuProfileDir: undefined, berthLogLevel: 'warn', berthNodeFlags: [], log: (line) => lines.push(line), ...settings };
+}
+
 describe('disk space', () => {
   it('counts what every workload keeps, both registries and the writes next to the pushes', () => {
     const sizes = sizesFor(1);
@@ -304,18 +309,7 @@ describe('disk space', () => {
 
   it('refuses to start a run the file system has no room for, before starting anything', async () => {
     const lines: string[] = [];
-    const run = runBench({
-      rounds: 1,
-      scale: 0.01,
-      workloads: ['push-mono'],
-      resultsPath: undefined,
-      cpuProfileDir: undefined,
-      berthLogLevel: 'warn',
-      berthNodeFlags: [],
-      measureLimits: false,
-      sizeOverrides: { bigBlob: 2 ** 53 },
-      log: (line) => lines.push(line),
-    });
+    const run = runBench(oneTinyRound(lines, { workloads: ['push-mono'], measureLimits: false, sizeOverrides: { bigBlob: 2 ** 53 } }));
     await expect(run).rejects.toThrow(/the bench needs about \d+\.\d GiB free in .* for this run's blobs, and \d+\.\d GiB is free/);
     expect(lines.filter((l) => l.startsWith('•'))).toEqual([]);
   });
@@ -324,18 +318,13 @@ describe('disk space', () => {
 describe('runBench (smoke, tiny sizes, one round)', () => {
   it('measures both registries and cleans up everything it started', async () => {
     const lines: string[] = [];
-    const outcome = await runBench({
-      rounds: 1,
-      scale: 0.01,
-      workloads: ['push-mono', 'pull', 'manifest-get'],
-      resultsPath: undefined,
-      cpuProfileDir: undefined,
-      berthLogLevel: 'warn',
-      berthNodeFlags: [],
-      measureLimits: true,
-      sizeOverrides: { loadSeconds: 0.5, loadClients: 8, limitHashBytes: 4 * 1024 * 1024, limitDiskBytes: 4 * 1024 * 1024, limitHttpBytes: 4 * 1024 * 1024 },
-      log: (line) => lines.push(line),
-    });
+    const outcome = await runBench(
+      oneTinyRound(lines, {
+        workloads: ['push-mono', 'pull', 'manifest-get'],
+        measureLimits: true,
+        sizeOverrides: { loadSeconds: 0.5, loadClients: 8, limitHashBytes: 4 * 1024 * 1024, limitDiskBytes: 4 * 1024 * 1024, limitHttpBytes: 4 * 1024 * 1024 },
+      }),
+    );
 
     expect(outcome.rows.map((r) => r.metric.id)).toEqual([
       'push.mono',
