@@ -305,6 +305,9 @@ describe('disk space', () => {
     // A pull without the monolithic push pushes its own blob first.
     expect(diskSpaceNeeded(['pull'], sizes, 1, false)).toBe(diskSpaceNeeded(['push-mono'], sizes, 1, false));
     expect(diskSpaceNeeded(['manifest-get'], sizes, 3, true)).toBe(gib);
+    // 20 × 16 MiB per registry per round, the same written next to them, and one unmeasured burst per registry.
+    const burst = 20 * 16 * 1024 * 1024;
+    expect(diskSpaceNeeded(['push-parallel'], sizes, 2, true)).toBe(Math.ceil((2 * 3 * burst + 2 * burst) * 1.1) + gib);
   });
 
   it('refuses to start a run the file system has no room for, before starting anything', async () => {
