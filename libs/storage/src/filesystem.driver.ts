@@ -36,6 +36,19 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 const BACKGROUND_SYNC_BYTES = 1024 * 1024;
 
 /**
+ * Bytes of a request a writer takes in while a batch is being written,
+ * before the source waits (its Writable highWaterMark). Was one batch
+ * (1 MiB); with 20 uploads at once every stream could hold that much in
+ * request chunks while its write was in flight: more memory touched (the
+ * first such burst after a start: ~28k page faults, RSS +75 MiB) and more
+ * chunks surviving young collections. A quarter of a batch, interleaved A/B (`BENCH_WORKLOADS=push-mono,
+ * push-parallel BENCH_ROUNDS=4 BENCH_LIMITS=0 npm run bench`, 3 runs vs 2):
+ * 20 parallel 16 MiB pushes 377–403 MiB/s (1.21–1.29× Distribution) against
+ * 366–368 (1.10× both); the 256 MiB push unchanged (2.30–2.93× vs 2.37–2.76×).
+ */
+const WRITER_BUFFER_BYTES = 256 * 1024;
+
+/**
  * Stores each key as a file under `rootDir` (key segments become directories).
  * An upload is appended in place; it needs no parts state (`parts` stays []).
  * Postgres records a key only after completeUpload, so a file left half-written
@@ -65,7 +78,7 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.close();
       throw err;
     }
-    const out = new BatchingFileWriter(file, handle, WRITE_BATCH_BYTES, BACKGROUND_SYNC_BYTES); // closes the handle when done or failed
+    const out = new BatchingFileWriter(file, handle, WRITE_BATCH_BYTES, BACKGROUND_SYNC_BYTES, WRITER_BUFFER_BYTES); // closes the handle when done or failed
     try {
       await pipeline(body, out);
     } catch (err) {
@@ -277,7 +290,7 @@ function startBackgroundSync(file: string): void {
  * batch, no copying), starts a background flush to disk after every
  * `syncBytes` written and at the end, then closes the handle once finished
  * or destroyed.
- * Memory stays bounded: a batch plus the stream's buffer (also `batchBytes`),
+ * Memory stays bounded: a batch plus the stream's buffer (`bufferBytes`),
  * which keeps filling from the source while a batch is being written.
  */
 class BatchingFileWriter extends Writable {
@@ -291,8 +304,9 @@ class BatchingFileWriter extends Writable {
     private readonly handle: FileHandle,
     private readonly batchBytes: number,
     private readonly syncBytes: number,
+    bufferBytes: number,
   ) {
-    super({ highWaterMark: batchBytes });
+    super({ highWaterMark: bufferBytes });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
