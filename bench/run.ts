@@ -72,7 +72,7 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
         `memory test ${size(sizes.hugeBlob)}, ${sizes.tagCount} tags (pages of ${sizes.tagPageSize}), skopeo image 3 × ${size(sizes.skopeoLayer)} random layers`,
     ],
     ['Load tests', `${sizes.loadClients} concurrent clients on keep-alive connections for ${sizes.loadSeconds} s (after a short warm-up)`],
-    ['Warm-up', `before round 1, each registry takes one unmeasured burst of ${sizes.parallelCount} parallel pushes of ${formatBytes(sizes.parallelBlob)} blobs (the measured burst) and one skopeo round trip of a tiny image (when those workloads run)`],
+    ['Warm-up', `before round 1, each registry takes one unmeasured burst of ${sizes.parallelCount} parallel pushes of ${size(sizes.parallelBlob)} blobs (the measured burst) and one skopeo round trip of a tiny image (when those workloads run)`],
     ...targets.map((t): [string, string] => [`${t.label} auth`, t.authDescription]),
     [
       'Berth',
