@@ -254,6 +254,9 @@ describe('RedisRateLimiter', () => {
       await new Promise<void>((resolve) => client.once('ready', () => resolve()));
       for (let i = 0; i < 300 && (await stored(key)) < 35; i++) await new Promise((r) => setTimeout(r, 10));
       expect(await stored(key)).toBe(35); // the retry timer reported what the outage kept
+      // Redis holds 35 as soon as it ran the INCRBY; the limiter learns it when
+      // the reply reaches its own connection: wait for that report to settle.
+      await l.flush();
       expect(await l.consume('outage', 'read', 10)).toMatchObject({ allowed: false });
     } finally {
       await l.close();
