@@ -120,8 +120,14 @@ export class BlobRepository {
    * has the digest the existing blob is linked instead ('deduplicated': the
    * caller deletes the new bytes after the commit). Usage counts each
    * distinct blob of a registry once, and may not exceed `quotaBytes`
-   * ('quota-exceeded': nothing is recorded, the session stays for the caller
-   * to discard).
+   * ('quota-exceeded': nothing is recorded; the caller discards the session
+   * and its bytes).
+   *
+   * `durable` (the flush of the upload's bytes) is awaited after the rows
+   * only this upload touches are written and before the registry's usage
+   * row is updated: that row lock is held until commit and every push to the
+   * registry needs it, so holding it through a file flush made concurrent
+   * completions wait for each other's flushes one after the other.
    *
    * The upsert is one statement, so a concurrent garbage collection cannot
    * make it fail: ON CONFLICT DO UPDATE waits for GC's lock on the existing
@@ -139,6 +145,7 @@ export class BlobRepository {
       storageKey: string;
       quotaBytes: number;
     },
+    durable: Promise<void> = Promise.resolve(),
   ): Promise<CommitResult> {
     const { registryId, digest, size } = input;
     const repository = await ensureRepository(tx, registryId, input.repositoryName);
@@ -149,23 +156,24 @@ export class BlobRepository {
       ON CONFLICT ("registryId", "digest") DO UPDATE SET "lastUsedAt" = now()
       RETURNING "id", "storageKey" = ${input.storageKey} AS "inserted"`);
     const blob = upserted[0]!;
+    await tx.execute(sql`
+      INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blob.id}, now())
+      ON CONFLICT DO NOTHING`);
+    await tx.execute(sql`DELETE FROM "Upload" WHERE "id" = ${input.uploadId}::uuid AND "registryId" = ${registryId}::uuid`);
+    await durable;
     if (blob.inserted) {
       const updated = await tx.rows<{ storageUsedBytes: bigint }>(sql`
         UPDATE "Registry" SET "storageUsedBytes" = "storageUsedBytes" + ${BigInt(size)}
         WHERE "id" = ${registryId}::uuid AND "storageUsedBytes" + ${BigInt(size)} <= ${BigInt(input.quotaBytes)}
         RETURNING "storageUsedBytes"`);
       if (!updated[0]) {
-        // Nobody else can see the uncommitted row yet: take it back and leave the session to the caller.
+        // Nobody else can see the uncommitted rows yet: take them back (the link goes with the blob).
         await tx.execute(sql`DELETE FROM "Blob" WHERE "id" = ${blob.id}`);
         const usage = await tx.rows<{ storageUsedBytes: bigint }>(sql`
           SELECT "storageUsedBytes" FROM "Registry" WHERE "id" = ${registryId}::uuid`);
         return { kind: 'quota-exceeded', usedBytes: Number(usage[0]?.storageUsedBytes ?? 0) };
       }
     }
-    await tx.execute(sql`
-      INSERT INTO "RepositoryBlob" ("repositoryId", "blobId", "createdAt") VALUES (${repository.id}::uuid, ${blob.id}, now())
-      ON CONFLICT DO NOTHING`);
-    await tx.execute(sql`DELETE FROM "Upload" WHERE "id" = ${input.uploadId}::uuid AND "registryId" = ${registryId}::uuid`);
     return { kind: blob.inserted ? 'created' : 'deduplicated' };
   }
 

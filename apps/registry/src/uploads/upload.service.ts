@@ -156,8 +156,10 @@ export class UploadService {
       }
       const cached = this.hashes.take(session.id, session.offset, digest.algorithm);
       // The flush to durable storage (an fsync of the tail, or the block list
-      // commit) runs while the digest is checked and the metadata is written;
-      // the transaction commits only after it (see `durably`).
+      // commit) runs while the digest is checked and the blob's own rows are
+      // written; the registry's usage row is locked only after it (see
+      // BlobRepository.commitUpload), and the transaction commits only after
+      // it (see `durably`).
       const flush = this.store.completeUpload(session.storageKey, session.parts);
       return this.durably(flush, async () => {
         let actual = cached ? await settledDigest(cached) : undefined;
@@ -172,7 +174,7 @@ export class UploadService {
           }
           actual = digester.digest();
         }
-        return this.commitVerified(tx, registry, session, digest, actual);
+        return this.commitVerified(tx, registry, session, digest, actual, flush);
       });
     });
     // After the commit: the registry's existing copy is the blob, these bytes are spare.
@@ -186,6 +188,7 @@ export class UploadService {
     session: UploadSession,
     digest: ParsedDigest,
     actual: string,
+    flush: Promise<void>,
   ): Promise<{ deduplicated: boolean; storageKey: string } | Discarded> {
     if (actual !== digest.digest) {
       return this.discardLocked(tx, registry, session, new OciError('DIGEST_INVALID', { detail: { expected: digest.digest, actual } }));
@@ -198,7 +201,7 @@ export class UploadService {
       size: session.offset,
       storageKey: session.storageKey,
       quotaBytes: registry.sku.includedStorageBytes,
-    });
+    }, flush);
     if (result.kind === 'quota-exceeded') {
       return this.discardLocked(tx, registry, session, storageQuotaExceeded(registry, result.usedBytes, session.offset));
     }
@@ -211,6 +214,8 @@ export class UploadService {
    * durable, and an object is never deleted while its flush still runs.
    */
   private async durably<T>(flush: Promise<void>, work: () => Promise<T>): Promise<T> {
+    // A flush that fails while `work` has not reached it yet is still seen (awaited below), not an unhandled rejection.
+    flush.catch(() => undefined);
     let value: T;
     try {
       value = await work();
