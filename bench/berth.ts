@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
+import { REGISTRY_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
 import { freePort, runCommand, startChild, waitForHttp, type Cleanup } from './processes';
 import type { Target } from './registry-client';
 
@@ -133,7 +133,7 @@ export async function startBerth(
     'berth-registry',
     process.execPath,
     nodeArgs('registry', [...REGISTRY_NODE_OPTIONS.split(' '), ...REGISTRY_NODE_FLAGS, ...(options.nodeFlags ?? []), ...profile]),
-    { env: { ...env, ...REGISTRY_MALLOC_ENV }, cwd: REPO_ROOT, logFile: path.join(workDir, 'berth-registry.log') },
+    { env: { ...env, ...REGISTRY_ENV }, cwd: REPO_ROOT, logFile: path.join(workDir, 'berth-registry.log') },
     cleanup,
   );
   await Promise.all([

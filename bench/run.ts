@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
+import { REGISTRY_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
 import { analyzeDatabase, autovacuumSetting, startBerth } from './berth';
 import { DISTRIBUTION_BINARY, startDistribution } from './distribution';
 import { addHostsEntry } from './hosts-file';
@@ -78,7 +78,7 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
       'Berth',
       `data plane and management API as separate processes (production build: node scripts/build.mjs, then node dist/apps/<app>/src/main.js, NODE_ENV=production, LOG_LEVEL=${settings.berthLogLevel}; ` +
         `the data plane with the registry image's Node options ${[REGISTRY_NODE_OPTIONS, ...REGISTRY_NODE_FLAGS, ...settings.berthNodeFlags].join(' ')} ` +
-        `and environment ${Object.entries(REGISTRY_MALLOC_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}), ` +
+        `and environment ${Object.entries(REGISTRY_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}), ` +
         'filesystem storage, fresh migrated PostgreSQL database, local Redis; a Premium registry with the admin user created through the management API ' +
         '(then the management API is stopped); ANALYZE once after the fixtures are in (what autovacuum would do on its own); SKU operation limits raised to 2,000,000,000/min in the throw-away database so throttling never answers 429 ' +
         '(the limiter still counts every request); the worker is not running',

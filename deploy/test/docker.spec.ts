@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadConfig } from '@berth/config';
-import { REGISTRY_MALLOC_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../../apps/registry/src/node-options';
+import { REGISTRY_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../../apps/registry/src/node-options';
 import { buildToTemp, type BuildOutput } from './support/build';
 import { dockerIgnore, execForm, lineage, parseCopy, parseDockerfile, type Dockerfile, type Stage } from './support/dockerfile';
 import { DEPLOY_DIR, REPO_ROOT } from './support/paths';
@@ -207,14 +207,14 @@ describe('deploy/docker/Dockerfile', () => {
     }
   });
 
-  it('runs the data plane with the heap sizing and malloc settings the benchmark measured, and only the data plane', () => {
+  it('runs the data plane with the heap sizing, malloc and thread pool settings the benchmark measured, and only the data plane', () => {
     const envValues = (target: string, pattern: RegExp) =>
       instructions(lineage(dockerfile, target), 'ENV')
         .map((e) => pattern.exec(e.args)?.[1])
         .filter((v) => v !== undefined);
     const nodeOptions = (target: string) => envValues(target, /\bNODE_OPTIONS="([^"]*)"/);
     expect(nodeOptions('registry')).toEqual([REGISTRY_NODE_OPTIONS]);
-    for (const [name, value] of Object.entries(REGISTRY_MALLOC_ENV)) {
+    for (const [name, value] of Object.entries(REGISTRY_ENV)) {
       expect({ name, values: envValues('registry', new RegExp(`\\b${name}=(\\S+)`)) }).toEqual({ name, values: [value] });
       expect({ name, values: envValues('worker', new RegExp(`\\b${name}=(\\S+)`)) }).toEqual({ name, values: [] });
     }

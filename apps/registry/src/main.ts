@@ -1,3 +1,4 @@
+import './threadpool'; // before anything can start libuv's thread pool
 import { loadConfig } from '@berth/config';
 import { createLogger } from './observability/logger';
 import { createRegistryServer } from './registry-server';

@@ -2,7 +2,7 @@
  * Node/V8 options the data plane runs with in production: the registry
  * image sets them as NODE_OPTIONS (deploy/docker/Dockerfile; a test keeps
  * the two equal) and the benchmark starts the data plane with them, with
- * REGISTRY_NODE_FLAGS and with REGISTRY_MALLOC_ENV below.
+ * REGISTRY_NODE_FLAGS and with REGISTRY_ENV below.
  *
  * Why: with Node's defaults, V8 grows the heap far past what the data plane
  * keeps alive. Measured with `npm run bench` (bench/RESULTS.md): the live
@@ -52,18 +52,33 @@ export const REGISTRY_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-
 export const REGISTRY_NODE_FLAGS = ['--initial-old-space-size=48'] as const;
 
 /**
- * glibc malloc settings of the data plane's environment (the registry image
- * sets them too; the same test keeps them equal).
+ * Environment of the data plane (the registry image sets it too; the same
+ * test keeps the two equal).
  *
- * Why: blob reads and writes allocate and free 1 MiB buffers. glibc serves
- * big allocations with mmap and, by default, raises its mmap threshold to
- * the size of each mmapped block freed, so after the first download every
- * 1 MiB buffer comes from the heap arenas instead, where freed memory is
- * kept, fragmented, for reuse: resident memory crept up round after round.
- * A fixed threshold (128 KiB, glibc's initial value; setting it turns the
- * adjustment off) returns each big buffer to the system when freed. Measured
- * with `BENCH_WORKLOADS=push-mono,pull,push-parallel,manifest-get,rss-1g
+ * MALLOC_MMAP_THRESHOLD_ (glibc malloc): blob reads and writes allocate and
+ * free 1 MiB buffers. glibc serves big allocations with mmap and, by
+ * default, raises its mmap threshold to the size of each mmapped block
+ * freed, so after the first download every 1 MiB buffer comes from the heap
+ * arenas instead, where freed memory is kept, fragmented, for reuse:
+ * resident memory crept up round after round. A fixed threshold (128 KiB,
+ * glibc's initial value; setting it turns the adjustment off) returns each
+ * big buffer to the system when freed. Measured with
+ * `BENCH_WORKLOADS=push-mono,pull,push-parallel,manifest-get,rss-1g
  * BENCH_ROUNDS=2 npm run bench`: peak RSS during the 1 GiB push 234–257 →
  * 194–199 MiB, throughput unchanged or better.
+ *
+ * UV_THREADPOOL_SIZE (libuv, read when the pool first starts; main.ts also
+ * sets it when the environment does not): every file write, open, close and
+ * fsync of an upload runs on libuv's pool, 4 threads by default. Each upload
+ * flushes its bytes in the background after every MiB (filesystem driver),
+ * and an fdatasync holds its thread for milliseconds, so with 20 uploads at
+ * once the writes of the others queued behind 4 flushes and the streams
+ * stalled. With 16 threads (`BENCH_WORKLOADS=push-mono,push-chunked,pull,
+ * push-parallel BENCH_ROUNDS=3 BENCH_LIMITS=0 npm run bench`, two runs each,
+ * 4 → 16): 20 parallel 16 MiB pushes 354.6 and 412.7 → 449.9 and 440.9 MiB/s
+ * (0.99× and 1.15× → 1.28× and 1.29× Distribution), their slowest round 286
+ * and 401 → 385 and 379, server CPU per MiB 4.22 and 3.69 → 3.44 and 3.53
+ * ms; the single pushes and the pull unchanged within noise. Idle threads
+ * cost no CPU, and their stacks are only reserved until used.
  */
-export const REGISTRY_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;
+export const REGISTRY_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', UV_THREADPOOL_SIZE: '16' } as const;
