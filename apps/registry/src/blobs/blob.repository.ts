@@ -145,7 +145,7 @@ export class BlobRepository {
       storageKey: string;
       quotaBytes: number;
     },
-    durable: Promise<void> = Promise.resolve(),
+    durable: Promise<void>,
   ): Promise<CommitResult> {
     const { registryId, digest, size } = input;
     const repository = await ensureRepository(tx, registryId, input.repositoryName);
