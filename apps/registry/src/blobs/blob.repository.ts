@@ -123,11 +123,13 @@ export class BlobRepository {
    * ('quota-exceeded': nothing is recorded; the caller discards the session
    * and its bytes).
    *
-   * `durable` (the flush of the upload's bytes) is awaited after the rows
-   * only this upload touches are written and before the registry's usage
-   * row is updated: that row lock is held until commit and every push to the
-   * registry needs it, so holding it through a file flush made concurrent
-   * completions wait for each other's flushes one after the other.
+   * `durable` (the flush of the upload's bytes) is awaited after the blob's
+   * own rows are written (its Blob row, which only a concurrent push of the
+   * same digest also locks; its repository link; the session) and before the
+   * registry's usage row is updated: that row lock is held until commit and
+   * every push to the registry needs it, so holding it through a file flush
+   * made concurrent completions wait for each other's flushes one after the
+   * other.
    *
    * The upsert is one statement, so a concurrent garbage collection cannot
    * make it fail: ON CONFLICT DO UPDATE waits for GC's lock on the existing
