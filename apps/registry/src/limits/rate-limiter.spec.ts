@@ -91,7 +91,9 @@ describe('RedisRateLimiter', () => {
   const quiet = pino({ level: 'silent' });
 
   const limiter = (now: () => number = frozen): RedisRateLimiter => {
-    const created = new RedisRateLimiter(redis, prefix, quiet, now);
+    // These tests are about counting, not failing open: a Redis answer late
+    // under a loaded CI machine must not let a waiting request through.
+    const created = new RedisRateLimiter(redis, prefix, quiet, { now, redisTimeoutMs: 10_000 });
     limiters.push(created);
     return created;
   };
@@ -215,6 +217,12 @@ describe('RedisRateLimiter', () => {
     }
   });
 
+  it('refuses a Redis timeout that is not a positive number of milliseconds', () => {
+    for (const redisTimeoutMs of [0, -1, Number.NaN]) {
+      expect(() => new RedisRateLimiter(redis, prefix, quiet, { redisTimeoutMs })).toThrow(RangeError);
+    }
+  });
+
   it('fails open when Redis is unreachable, warning once, and does not make requests wait', async () => {
     const dead = clientOn(1);
     const { log, warnings } = capturingLogger();
@@ -235,7 +243,7 @@ describe('RedisRateLimiter', () => {
     const proxy = await outageProxy();
     const client = clientOn(proxy.port, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     const { log, warnings } = capturingLogger();
-    const l = new RedisRateLimiter(client, prefix, log, frozen);
+    const l = new RedisRateLimiter(client, prefix, log, { now: frozen });
     const key = keyOf('outage');
     try {
       await new Promise<void>((resolve) => client.once('ready', () => resolve()));
@@ -289,6 +297,15 @@ describe('RedisRateLimiter', () => {
       expect(decisions.every((d) => d.allowed)).toBe(true);
       expect(performance.now() - rest).toBeLessThan(100); // the unanswered report is not waited for again
       expect(warnings()).toHaveLength(1);
+
+      // The bound is an option: a limiter told 60 ms waits that long, not 250 ms.
+      const short = new RedisRateLimiter(silent, prefix, quiet, { redisTimeoutMs: 60 });
+      const started = performance.now();
+      expect(await short.consume('slow-short', 'read', 1)).toEqual({ allowed: true });
+      const waitedShort = performance.now() - started;
+      expect(waitedShort).toBeGreaterThanOrEqual(55);
+      expect(waitedShort).toBeLessThan(200);
+      await short.close();
     } finally {
       await l.close();
       silent.disconnect();

@@ -13,9 +13,23 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
+export interface RedisRateLimiterOptions {
+  /** Wall clock for windows and the warning throttle (tests freeze it). Default Date.now. */
+  readonly now?: () => number;
+  /**
+   * How long a request may wait for Redis before it is allowed anyway, and how
+   * long a report may go unanswered before Redis counts as slow. Default 250 ms
+   * (the figure the comments below use). A stall of this process longer than
+   * this (GC, a starved CPU) lets the requests waiting through it fail open even
+   * when Redis answered in time, as designed; tests of the counting itself
+   * raise it, so that a loaded CI machine cannot turn them into tests of that.
+   */
+  readonly redisTimeoutMs?: number;
+}
+
 const WINDOW_MS = 60_000;
-/** A rate-limit check never delays a request by more than this. */
-const REDIS_TIMEOUT_MS = 250;
+/** By default a rate-limit check never delays a request by more than this. */
+const DEFAULT_REDIS_TIMEOUT_MS = 250;
 /** Window keys outlive their minute by at least one more, then Redis drops them. */
 const KEY_TTL_SECONDS = 120;
 /** Unreported counts reach Redis at least this often while Redis answers... */
@@ -142,12 +156,19 @@ export class RedisRateLimiter implements RateLimiter {
   /** Every report on its way, dropped entries' included (flush waits for them all). */
   private readonly flights = new Set<Promise<void>>();
 
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: RedisRateLimiterOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.timeoutMs = options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+    if (!(this.timeoutMs > 0)) throw new RangeError(`redisTimeoutMs must be positive, got ${this.timeoutMs}`);
+  }
 
   /**
    * Decides at once from the local counts whenever it can — the hot path, no
@@ -177,7 +198,7 @@ export class RedisRateLimiter implements RateLimiter {
           entry.waiters.splice(index, 1);
           resolve(this.failOpen(entry));
           this.drain(entry);
-        }, REDIS_TIMEOUT_MS),
+        }, this.timeoutMs),
       };
       entry.waiters.push(waiter);
     });
@@ -189,7 +210,7 @@ export class RedisRateLimiter implements RateLimiter {
    * and for tests.
    */
   async flush(): Promise<void> {
-    const deadline = performance.now() + REDIS_TIMEOUT_MS;
+    const deadline = performance.now() + this.timeoutMs;
     for (;;) {
       for (const entry of this.entries.values()) {
         if (!entry.flight && entry.pending > 0) this.report(entry);
@@ -226,7 +247,7 @@ export class RedisRateLimiter implements RateLimiter {
       this.report(entry);
       return known === undefined;
     }
-    return performance.now() - entry.flight.startedAt < REDIS_TIMEOUT_MS;
+    return performance.now() - entry.flight.startedAt < this.timeoutMs;
   }
 
   /** The decision once mustWait is false (or a waiter's deadline passed). Never yields. */
@@ -358,7 +379,7 @@ export class RedisRateLimiter implements RateLimiter {
     const now = this.now();
     if (now - this.lastWarning < WARNING_INTERVAL_MS) return;
     this.lastWarning = now;
-    const err = this.healthy ? new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`) : this.lastError;
+    const err = this.healthy ? new Error(`Redis did not answer within ${this.timeoutMs} ms`) : this.lastError;
     this.log.warn({ err }, 'rate limiter unavailable (Redis); allowing requests');
   }
 }
