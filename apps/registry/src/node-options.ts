@@ -80,5 +80,21 @@ export const REGISTRY_NODE_FLAGS = ['--initial-old-space-size=48'] as const;
  * and 401 → 385 and 379, server CPU per MiB 4.22 and 3.69 → 3.44 and 3.53
  * ms; the single pushes and the pull unchanged within noise. Idle threads
  * cost no CPU, and their stacks are only reserved until used.
+ *
+ * MALLOC_TRIM_THRESHOLD_ (glibc malloc, 8 MiB; glibc's default is 128 KiB
+ * once the mmap threshold is fixed): the filesystem driver frees each ~64
+ * KiB request chunk as soon as it is written (releaseBufferMemory), so the
+ * next chunk reuses warm memory instead of memory V8 would free only at its
+ * next collection. With the default, every such free left more than 128 KiB
+ * at the top of the heap, glibc gave it back (brk), which on this VM is a
+ * TLB-flush IPI to the other core, and the next chunk faulted the pages in
+ * again: `perf record -g -p <data plane>` during `BENCH_WORKLOADS=push-mono
+ * BENCH_ROUNDS=3 BENCH_LIMITS=0 BENCH_RESULTS= npm run bench` put ~100 of
+ * the event loop's ~1,180 samples in brk. Keeping up to 8 MiB free at the
+ * top removes both: the event loop's samples for the same 768 MiB went
+ * from 1,313 (neither change) to 869 (both), the parser's copy of each
+ * chunk from 313 to 39. Resident memory still falls, because chunks no
+ * longer pile up between collections: peak RSS of the 256 MiB push ~119 →
+ * ~94 MiB.
  */
-export const REGISTRY_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', UV_THREADPOOL_SIZE: '16' } as const;
+export const REGISTRY_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '8388608', UV_THREADPOOL_SIZE: '16' } as const;

@@ -16,6 +16,18 @@ import type { Readable, Writable } from 'node:stream';
  * `parts` is driver-specific state the caller persists (Upload.parts) and
  * hands back on the next call, which makes uploads continue on any replica.
  */
+/** How `appendUpload` may treat the body it reads. */
+export interface AppendOptions {
+  /**
+   * The body's chunks are the driver's once read: nothing else reads them
+   * again, so a driver may free their memory as soon as they are stored
+   * (see releaseBufferMemory). Only for a body whose every chunk is a buffer
+   * of its own, such as an HTTP request's; never for one that yields the
+   * same buffer twice or buffers the caller still uses.
+   */
+  releaseChunks?: boolean;
+}
+
 export interface BlobStore {
   readonly driverName: string;
 
@@ -26,7 +38,7 @@ export interface BlobStore {
    * fails leaves the upload as it was, so the caller may retry it at the same
    * offset with the same parts. The caller serialises appends to one key.
    */
-  appendUpload(key: string, offset: number, body: Readable, parts: UploadParts): Promise<{ parts: UploadParts; size: number }>;
+  appendUpload(key: string, offset: number, body: Readable, parts: UploadParts, options?: AppendOptions): Promise<{ parts: UploadParts; size: number }>;
 
   /**
    * Makes the upload durable and readable as a whole (called once, on the final

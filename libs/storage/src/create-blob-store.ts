@@ -1,7 +1,7 @@
 import type { StorageConfig } from '@berth/config';
 import type { Readable } from 'node:stream';
 import type { AzureBlobStore } from './azure-blob.driver';
-import { StorageError, type BlobStore, type UploadParts } from './blob-store';
+import { StorageError, type AppendOptions, type BlobStore, type UploadParts } from './blob-store';
 import { FilesystemBlobStore } from './filesystem.driver';
 
 /**
@@ -84,12 +84,12 @@ export class ValidatingBlobStore implements BlobStore {
     }
   }
 
-  appendUpload(key: string, offset: number, body: Readable, parts: UploadParts): Promise<{ parts: UploadParts; size: number }> {
+  appendUpload(key: string, offset: number, body: Readable, parts: UploadParts, options?: AppendOptions): Promise<{ parts: UploadParts; size: number }> {
     return this.guard('append to', key, () => {
       this.checkKey(key);
       if (!Number.isSafeInteger(offset) || offset < 0) throw this.invalidOffset(`invalid offset ${offset}`);
       if (!Array.isArray(parts)) throw this.invalidOffset('malformed upload parts state');
-      return this.inner.appendUpload(key, offset, body, parts);
+      return this.inner.appendUpload(key, offset, body, parts, options);
     });
   }
 

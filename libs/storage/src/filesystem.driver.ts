@@ -3,7 +3,8 @@ import { mkdir, open, readdir, rmdir, stat, truncate, unlink, type FileHandle } 
 import * as path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, type BlobStore, type UploadParts } from './blob-store';
+import { StorageError, type AppendOptions, type BlobStore, type UploadParts } from './blob-store';
+import { releaseBufferMemory } from './release-memory';
 
 const DRIVER = 'filesystem';
 
@@ -70,7 +71,7 @@ export class FilesystemBlobStore implements BlobStore {
     await mkdir(this.root, { recursive: true });
   }
 
-  async appendUpload(key: string, offset: number, body: Readable, _parts: UploadParts): Promise<{ parts: UploadParts; size: number }> {
+  async appendUpload(key: string, offset: number, body: Readable, _parts: UploadParts, options: AppendOptions = {}): Promise<{ parts: UploadParts; size: number }> {
     const file = this.file(key);
     const handle = await this.openForAppend(file);
     let size: number;
@@ -81,7 +82,13 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.close();
       throw err;
     }
-    const out = new BatchingFileWriter(file, handle, WRITE_BATCH_BYTES, BACKGROUND_SYNC_BYTES, WRITER_BUFFER_BYTES); // closes the handle when done or failed
+    // Closes the handle when done or failed.
+    const out = new BatchingFileWriter(file, handle, {
+      batchBytes: WRITE_BATCH_BYTES,
+      syncBytes: BACKGROUND_SYNC_BYTES,
+      bufferBytes: WRITER_BUFFER_BYTES,
+      releaseChunks: options.releaseChunks === true,
+    });
     try {
       await pipeline(body, out);
     } catch (err) {
@@ -288,6 +295,17 @@ function startBackgroundSync(file: string): void {
     .finally(() => backgroundSyncs.delete(file));
 }
 
+interface BatchingOptions {
+  /** Bytes gathered before each writev. */
+  batchBytes: number;
+  /** Bytes written between background flushes to disk. */
+  syncBytes: number;
+  /** The stream's highWaterMark: what it takes in while a batch is written. */
+  bufferBytes: number;
+  /** Free each chunk's memory once it is written (AppendOptions.releaseChunks). */
+  releaseChunks: boolean;
+}
+
 /**
  * Appends to an open file in batches of at least `batchBytes` (one writev per
  * batch, no copying), starts a background flush to disk after every
@@ -301,15 +319,19 @@ class BatchingFileWriter extends Writable {
   private batch: Buffer[] = [];
   private batchSize = 0;
   private unsyncedBytes = 0;
+  private readonly batchBytes: number;
+  private readonly syncBytes: number;
+  private readonly releaseChunks: boolean;
 
   constructor(
     private readonly file: string,
     private readonly handle: FileHandle,
-    private readonly batchBytes: number,
-    private readonly syncBytes: number,
-    bufferBytes: number,
+    options: BatchingOptions,
   ) {
-    super({ highWaterMark: bufferBytes });
+    super({ highWaterMark: options.bufferBytes });
+    this.batchBytes = options.batchBytes;
+    this.syncBytes = options.syncBytes;
+    this.releaseChunks = options.releaseChunks;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -351,7 +373,8 @@ class BatchingFileWriter extends Writable {
   }
 
   private async flush(): Promise<void> {
-    let buffers = this.batch;
+    const written = this.batch;
+    let buffers = written;
     this.batch = [];
     this.batchSize = 0;
     // writev may write less than asked (a full disk, a signal): resume after what it wrote.
@@ -361,6 +384,7 @@ class BatchingFileWriter extends Writable {
       this.unsyncedBytes += bytesWritten;
       buffers = skipBytes(buffers, bytesWritten);
     }
+    if (this.releaseChunks) for (const chunk of written) releaseBufferMemory(chunk);
     if (this.unsyncedBytes >= this.syncBytes) {
       this.unsyncedBytes = 0;
       startBackgroundSync(this.file);

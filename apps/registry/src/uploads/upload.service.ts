@@ -347,7 +347,8 @@ export class UploadService {
     body.pipe(meter);
     let result: { parts: unknown[]; size: number };
     try {
-      result = await this.store.appendUpload(session.storageKey, session.offset, meter, session.parts);
+      // The request's chunks are read once, by the meter then the store: the store may free each as soon as it is stored.
+      result = await this.store.appendUpload(session.storageKey, session.offset, meter, session.parts, { releaseChunks: true });
     } catch (error) {
       body.unpipe(meter);
       if (meter.exceeded) return this.discardLocked(tx, registry, session, layerTooLarge(registry));
