@@ -1,5 +1,17 @@
 import type { Readable, Writable } from 'node:stream';
 
+/** How `appendUpload` may treat the body it reads. */
+export interface AppendOptions {
+  /**
+   * The body's chunks are the driver's once read: nothing else reads them
+   * again, so a driver may free their memory as soon as they are stored
+   * (see releaseBufferMemory). Only for a body whose every chunk is a buffer
+   * of its own, such as an HTTP request's; never for one that yields the
+   * same buffer twice or buffers the caller still uses.
+   */
+  releaseChunks?: boolean;
+}
+
 /**
  * The storage layout, in one place. Storage holds only bytes; PostgreSQL maps
  * digests to keys, so a finished upload is never moved or copied:
@@ -16,18 +28,6 @@ import type { Readable, Writable } from 'node:stream';
  * `parts` is driver-specific state the caller persists (Upload.parts) and
  * hands back on the next call, which makes uploads continue on any replica.
  */
-/** How `appendUpload` may treat the body it reads. */
-export interface AppendOptions {
-  /**
-   * The body's chunks are the driver's once read: nothing else reads them
-   * again, so a driver may free their memory as soon as they are stored
-   * (see releaseBufferMemory). Only for a body whose every chunk is a buffer
-   * of its own, such as an HTTP request's; never for one that yields the
-   * same buffer twice or buffers the caller still uses.
-   */
-  releaseChunks?: boolean;
-}
-
 export interface BlobStore {
   readonly driverName: string;
 

@@ -319,19 +319,13 @@ class BatchingFileWriter extends Writable {
   private batch: Buffer[] = [];
   private batchSize = 0;
   private unsyncedBytes = 0;
-  private readonly batchBytes: number;
-  private readonly syncBytes: number;
-  private readonly releaseChunks: boolean;
 
   constructor(
     private readonly file: string,
     private readonly handle: FileHandle,
-    options: BatchingOptions,
+    private readonly options: BatchingOptions,
   ) {
     super({ highWaterMark: options.bufferBytes });
-    this.batchBytes = options.batchBytes;
-    this.syncBytes = options.syncBytes;
-    this.releaseChunks = options.releaseChunks;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -368,7 +362,7 @@ class BatchingFileWriter extends Writable {
   }
 
   private flushIfFull(callback: (error?: Error | null) => void): void {
-    if (this.batchSize < this.batchBytes) callback();
+    if (this.batchSize < this.options.batchBytes) callback();
     else this.flush().then(() => callback(), callback);
   }
 
@@ -384,8 +378,8 @@ class BatchingFileWriter extends Writable {
       this.unsyncedBytes += bytesWritten;
       buffers = skipBytes(buffers, bytesWritten);
     }
-    if (this.releaseChunks) for (const chunk of written) releaseBufferMemory(chunk);
-    if (this.unsyncedBytes >= this.syncBytes) {
+    if (this.options.releaseChunks) for (const chunk of written) releaseBufferMemory(chunk);
+    if (this.unsyncedBytes >= this.options.syncBytes) {
       this.unsyncedBytes = 0;
       startBackgroundSync(this.file);
     }
