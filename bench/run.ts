@@ -20,7 +20,7 @@ import { Cleanup, cpuSeconds, pidsNamed, residentBytes, runCommand } from './pro
 import { RegistryClient, type Target } from './registry-client';
 import { checkTargets, markdownReport, plainTable, Samples, summarise, type SummaryRow, type TargetCheck } from './report';
 import { formatBytes, MIB, settingsFromEnv, sizesFor, type BenchSettings, type Sizes, type WorkloadId } from './settings';
-import { CPU_PER_MIB, DISK_TWINS, diskSpaceNeeded, RoundData, setUpTarget, WARM_UPS, WORKLOADS, type TargetState } from './workloads';
+import { CPU_PER_MIB, DISK_TWINS, diskSpaceNeeded, RoundData, setUpTarget, WARM_UPS, warmUpTarget, WORKLOADS, type TargetState } from './workloads';
 
 export interface BenchOutcome {
   rows: SummaryRow[];
@@ -72,7 +72,7 @@ function describeSettings(settings: BenchSettings, sizes: Sizes, targets: Target
         `memory test ${size(sizes.hugeBlob)}, ${sizes.tagCount} tags (pages of ${sizes.tagPageSize}), skopeo image 3 × ${size(sizes.skopeoLayer)} random layers`,
     ],
     ['Load tests', `${sizes.loadClients} concurrent clients on keep-alive connections for ${sizes.loadSeconds} s (after a short warm-up)`],
-    ['Warm-up', `before round 1, each registry takes one unmeasured burst of ${sizes.parallelCount} parallel pushes of ${size(sizes.parallelBlob)} blobs (the measured burst) and one skopeo round trip of a tiny image (when those workloads run)`],
+    ['Warm-up', `after every registry's fixtures and the ANALYZE, right before round 1, each registry takes one unmeasured burst of ${sizes.parallelCount} parallel pushes of ${size(sizes.parallelBlob)} blobs (the measured burst) and one skopeo round trip of a tiny image (when those workloads run)`],
     ...targets.map((t): [string, string] => [`${t.label} auth`, t.authDescription]),
     [
       'Berth',
@@ -179,6 +179,9 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
       await setUpTarget({ state: states.get(target)!, sizes, samples, workDir, log }, settings.workloads);
     }
     await analyzeDatabase(berth.databaseUrl);
+    for (const target of targets) {
+      await warmUpTarget({ state: states.get(target)!, sizes, samples, workDir, log }, settings.workloads);
+    }
 
     for (let round = 1; round <= settings.rounds; round += 1) {
       const data = new RoundData(round, workDir, sizes);
