@@ -2,14 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Client } from 'pg';
 import { BlobContent } from './blob-content';
 import { measureLimits, writeAndSync } from './limits';
-import { Cleanup, cpuSeconds, pidsNamed } from './processes';
+import { busyPercent, Cleanup, cpuSeconds, machineCpuTicks, pidsNamed } from './processes';
 import { buildImageLayout } from './oci-layout';
 import { downloadVerified } from './verified-download';
 import { runLoad } from './load';
@@ -288,6 +288,22 @@ describe('server CPU accounting', () => {
     expect(cpuSeconds([2 ** 22 + 12345])).toBe(0); // a pid that does not exist counts nothing
     expect(pidsNamed('postgres').length).toBeGreaterThan(0);
   });
+
+  it('counts how busy all cores were: a core kept spinning shows, and the share stays within 0–100%', () => {
+    const cores = cpus().length;
+    const before = machineCpuTicks()!;
+    const start = process.cpuUsage();
+    let spin = 0;
+    while (cpuMs(process.cpuUsage(start)) < 200) spin += Math.sqrt(spin + 1);
+    expect(spin).toBeGreaterThan(0);
+    const after = machineCpuTicks()!;
+    // This process alone kept one core busy for the whole stretch (less what /proc's 10 ms ticks and preemption shave off).
+    expect(after.busy - before.busy).toBeGreaterThanOrEqual(15);
+    const busy = busyPercent(before, after)!;
+    expect(busy).toBeGreaterThanOrEqual(Math.min(100, (100 / cores) * 0.75));
+    expect(busy).toBeLessThanOrEqual(100);
+    expect(busyPercent(after, after)).toBeUndefined(); // no time passed: no share
+  });
 });
 
 /** Settings of a one-round run at 1% scale that logs into `lines`. */
@@ -339,6 +355,8 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
       'rss.growth.big',
       'cpu.push.mono',
       'cpu.pull',
+      'busy.push.mono',
+      'busy.pull',
     ]);
     for (const row of outcome.rows) {
       expect(row.samples.Berth).toHaveLength(1);
@@ -346,6 +364,12 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
       if (row.metric.id.startsWith('cpu.')) {
         // CPU time comes in 10 ms ticks: a tiny push may cost none.
         for (const value of [row.berth, row.distribution]) expect(value).toBeGreaterThanOrEqual(0);
+        continue;
+      }
+      if (row.metric.id.startsWith('busy.')) {
+        // Share of all cores busy while the transfer ran: a fraction of a tick's worth may round to 0.
+        for (const value of [row.berth, row.distribution]) expect(value).toBeGreaterThanOrEqual(0);
+        for (const value of [row.berth, row.distribution]) expect(value).toBeLessThanOrEqual(100);
         continue;
       }
       if (row.metric.id === 'rss.growth.big') continue; // may be 0, so no finite ratio
@@ -360,7 +384,8 @@ describe('runBench (smoke, tiny sizes, one round)', () => {
     expect(lines.some((l) => /push-mono\s+disk\s+[\d.]+ MiB\/s \(write \+ fsync of the same bytes in 1 file\(s\)\)/.test(l))).toBe(true);
     expect(outcome.samples.diskNextToPush.get('push.mono')).toHaveLength(1);
     expect(outcome.markdown).toMatch(/\*\*Disk:\*\* `sync` before every measurement.*then the clean page cache is dropped/);
-    expect(outcome.markdown).toMatch(/\| Monolithic push, 2\.56 MiB \(POST \+ PUT\) \| [\d.]+ MiB\/s \| (disk write next to it|sha256|loopback HTTP) \(\d+ MiB\/s\) \| \d+% \|/);
+    expect(outcome.markdown).toMatch(/\| Monolithic push, 2\.56 MiB \(POST \+ PUT\) \| [\d.]+ MiB\/s \| (disk write next to it|sha256|loopback HTTP) \(\d+ MiB\/s\) \| \d+% \| \d+% \|/);
+    expect(outcome.markdown).toMatch(/\| All cores busy during the monolithic push \(bench client, registry, database, kernel\) \| % busy \| \d+ \| \d+ \| (?:[\d.]+|n\/a) \| context \| — \|/);
     // Berth really made the client go through the token endpoint.
     expect(outcome.samples.notes.some((n) => /Berth: the client fetched [1-9]\d* access token/.test(n))).toBe(true);
 

@@ -180,6 +180,33 @@ export function cpuSeconds(pids: number[]): number | undefined {
   return existsSync('/proc/self/stat') ? ticks / TICKS_PER_SECOND : undefined;
 }
 
+/**
+ * The machine's CPU time so far, all cores, from /proc/stat's first line (in
+ * ticks): `busy` is everything but idle and I/O wait, so it counts the bench
+ * client, the registries, their databases and the kernel's own threads
+ * (writeback, softirqs) alike, and steal time, which this VM's cores were not
+ * given. Undefined off Linux.
+ */
+export function machineCpuTicks(): { busy: number; total: number } | undefined {
+  let line: string;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  } catch {
+    return undefined;
+  }
+  // cpu user nice system idle iowait irq softirq steal [guest guest_nice, already inside user and nice]
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (fields.length < 8 || fields.some((v) => !Number.isFinite(v))) return undefined;
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - fields[3]! - fields[4]!, total };
+}
+
+/** Share (0–100) of all cores that were busy between two `machineCpuTicks` readings. */
+export function busyPercent(before: { busy: number; total: number }, after: { busy: number; total: number }): number | undefined {
+  const total = after.total - before.total;
+  return total > 0 ? ((after.busy - before.busy) * 100) / total : undefined;
+}
+
 /** Pids of the processes whose command name is `name` (the postgres server and its backends, say). */
 export function pidsNamed(name: string): number[] {
   let entries: string[];

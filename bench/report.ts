@@ -1,7 +1,8 @@
 import type { MachineLimits } from './limits';
 import { formatBytes, sizesFor, type Sizes } from './settings';
 
-export type Direction = 'higher' | 'lower';
+/** 'none': context, not a contest (how busy the machine was, say). */
+export type Direction = 'higher' | 'lower' | 'none';
 /**
  * Which machine limits bound a number: pushes hash, write and transfer;
  * pulls transfer and hash; request rates are bounded by what a trivial
@@ -53,6 +54,10 @@ export function metricDefs(sizes: Sizes): MetricDef[] {
     { id: 'cpu.push.chunked', label: 'Server CPU per MiB, chunked push', unit: 'CPU ms/MiB', better: 'lower', decimals: 2 },
     { id: 'cpu.pull', label: 'Server CPU per MiB, pull', unit: 'CPU ms/MiB', better: 'lower', decimals: 2 },
     { id: 'cpu.push.parallel', label: 'Server CPU per MiB, parallel pushes', unit: 'CPU ms/MiB', better: 'lower', decimals: 2 },
+    { id: 'busy.push.mono', label: `All cores busy during the monolithic push (bench client, registry, database, kernel)`, unit: '% busy', better: 'none', decimals: 0 },
+    { id: 'busy.push.chunked', label: 'All cores busy during the chunked push', unit: '% busy', better: 'none', decimals: 0 },
+    { id: 'busy.pull', label: 'All cores busy during the pull', unit: '% busy', better: 'none', decimals: 0 },
+    { id: 'busy.push.parallel', label: 'All cores busy during the parallel pushes', unit: '% busy', better: 'none', decimals: 0 },
     { id: 'small.post', label: `Small push (${formatBytes(sizes.smallLayer)} layer): POST, median`, unit: 'ms', better: 'lower', decimals: 2 },
     { id: 'small.patch', label: 'Small push: PATCH, median', unit: 'ms', better: 'lower', decimals: 2 },
     { id: 'small.put', label: 'Small push: PUT ?digest, median', unit: 'ms', better: 'lower', decimals: 2 },
@@ -152,7 +157,7 @@ export function summarise(samples: Samples, limits: MachineLimits | undefined, s
       berth,
       distribution,
       ratio,
-      berthWins: metric.better === 'higher' ? berth > distribution : berth < distribution,
+      berthWins: metric.better === 'higher' ? berth > distribution : metric.better === 'lower' && berth < distribution,
       samples: entry,
     };
     if (metric.limit && limits) row.fractionOfLimit = berth / limitOf(metric, limits, samples).value;
@@ -244,6 +249,7 @@ export function checkTargets(rows: SummaryRow[], sizes: Sizes): TargetCheck[] {
 }
 
 function betterText(metric: MetricDef): string {
+  if (metric.better === 'none') return 'context';
   return metric.better === 'higher' ? 'higher is better' : 'lower is better';
 }
 
@@ -255,7 +261,7 @@ function tableLines(rows: SummaryRow[]): string[][] {
     fmt(r.distribution, r.metric.decimals),
     fmt(r.ratio),
     betterText(r.metric),
-    r.berth === r.distribution ? 'tie' : r.berthWins ? 'Berth' : 'Distribution',
+    r.metric.better === 'none' ? '—' : r.berth === r.distribution ? 'tie' : r.berthWins ? 'Berth' : 'Distribution',
   ]);
 }
 
@@ -319,11 +325,15 @@ export function markdownReport(rows: SummaryRow[], samples: Samples, context: Re
       'Tightest limit for a push = min(sha256, disk, loopback upload), where disk is the write made next to that push when there is one (the same write has measured from 253 to 1,570 MiB/s on this VM depending on what ran before it); for a pull = min(sha256, loopback upload) (the client verifies the digest; the server reads from the page cache); for request rates = the trivial server.',
       '',
     );
-    out.push('| Berth | Median | Tightest limit | Fraction of limit |', '| --- | ---: | --- | ---: |');
+    out.push('| Berth | Median | Tightest limit | Fraction of limit | All cores busy meanwhile |', '| --- | ---: | --- | ---: | ---: |');
     for (const r of rows) {
       if (!r.metric.limit || r.fractionOfLimit === undefined) continue;
       const limit = limitOf(r.metric, l, samples);
-      out.push(`| ${r.metric.label} | ${fmt(r.berth, r.metric.decimals)} ${r.metric.unit} | ${limit.name} (${fmt(limit.value, 0)} ${limit.unit}) | ${fmt(r.fractionOfLimit * 100, 0)}% |`);
+      const busy = rows.find((b) => b.metric.id === `busy.${r.metric.id}`);
+      const busyText = busy ? `${fmt(busy.berth, 0)}%` : '—';
+      out.push(
+        `| ${r.metric.label} | ${fmt(r.berth, r.metric.decimals)} ${r.metric.unit} | ${limit.name} (${fmt(limit.value, 0)} ${limit.unit}) | ${fmt(r.fractionOfLimit * 100, 0)}% | ${busyText} |`,
+      );
     }
     out.push('');
   }

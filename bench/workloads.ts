@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { BlobContent } from './blob-content';
 import { runLoad } from './load';
 import { buildImageLayout, type ImageLayout } from './oci-layout';
-import { runCommand, sampleRss } from './processes';
+import { busyPercent, machineCpuTicks, runCommand, sampleRss } from './processes';
 import { sha256, type RegistryClient, type Target } from './registry-client';
 import type { Samples } from './report';
 import { MIB, type Sizes, type WorkloadId } from './settings';
@@ -78,6 +78,31 @@ export interface WorkloadContext {
 const seconds = (startedMs: number) => (performance.now() - startedMs) / 1000;
 const mibPerSecond = (bytes: number, startedMs: number) => bytes / MIB / seconds(startedMs);
 const mib = (bytes: number) => bytes / MIB;
+
+/**
+ * A timed transfer: its throughput, and the share of all cores that were
+ * busy meanwhile (bench client, registry, database and kernel together,
+ * from /proc/stat; undefined off Linux). The busy share says whether the
+ * machine had CPU to spare, which decides how close a push can come to the
+ * disk's speed. Started after the blobs' digests are computed, so the
+ * bench's own hashing does not count.
+ */
+class Transfer {
+  private readonly startedMs = performance.now();
+  private readonly machine = machineCpuTicks();
+
+  stop(bytes: number): { mibps: number; busyPercent: number | undefined } {
+    const mibps = mibPerSecond(bytes, this.startedMs);
+    const after = machineCpuTicks();
+    return { mibps, busyPercent: this.machine && after ? busyPercent(this.machine, after) : undefined };
+  }
+}
+
+function addBusy(ctx: WorkloadContext, metric: string, busy: number | undefined): void {
+  if (busy !== undefined) ctx.samples.add(metric, ctx.state.client.target.label, busy);
+}
+
+const busyText = (busy: number | undefined) => (busy === undefined ? '' : `, all cores ${busy.toFixed(0)}% busy`);
 
 function fixtureImage(layer: Buffer): { config: Buffer; manifest: (configDigest: string, layerDigest: string, layerSize?: number) => Buffer } {
   const config = Buffer.from(
@@ -183,10 +208,10 @@ async function timedPush(
   kind: 'mono' | 'chunked',
   repository: string,
   content: BlobContent,
-): Promise<{ mibps: number; peakMiB: number; startMiB: number }> {
+): Promise<{ mibps: number; busyPercent: number | undefined; peakMiB: number; startMiB: number }> {
   const { client } = ctx.state;
   const rss = sampleRss(client.target.pid);
-  const started = performance.now();
+  const transfer = new Transfer();
   let memory: { peakBytes: number; startBytes: number };
   try {
     if (kind === 'mono') await client.pushMonolithic(repository, content);
@@ -194,7 +219,7 @@ async function timedPush(
   } finally {
     memory = rss.stop();
   }
-  return { mibps: mibPerSecond(content.size, started), peakMiB: mib(memory.peakBytes), startMiB: mib(memory.startBytes) };
+  return { ...transfer.stop(content.size), peakMiB: mib(memory.peakBytes), startMiB: mib(memory.startBytes) };
 }
 
 async function firstPageMs(client: RegistryClient, repository: string, pageSize: number): Promise<number> {
@@ -316,35 +341,40 @@ export const WORKLOADS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<str
     ctx.samples.add('push.mono', ctx.state.client.target.label, result.mibps);
     ctx.samples.add('rss.mono.big', ctx.state.client.target.label, result.peakMiB);
     ctx.samples.add('rss.growth.big', ctx.state.client.target.label, result.peakMiB - result.startMiB);
-    return `${result.mibps.toFixed(1)} MiB/s, peak RSS ${result.peakMiB.toFixed(1)} MiB`;
+    addBusy(ctx, 'busy.push.mono', result.busyPercent);
+    return `${result.mibps.toFixed(1)} MiB/s, peak RSS ${result.peakMiB.toFixed(1)} MiB${busyText(result.busyPercent)}`;
   },
 
   async 'push-chunked'(ctx) {
     const content = ctx.data.blob('chunked', ctx.sizes.bigBlob);
     const result = await timedPush(ctx, 'chunked', REPO.chunked, content);
     ctx.samples.add('push.chunked', ctx.state.client.target.label, result.mibps);
-    return `${result.mibps.toFixed(1)} MiB/s`;
+    addBusy(ctx, 'busy.push.chunked', result.busyPercent);
+    return `${result.mibps.toFixed(1)} MiB/s${busyText(result.busyPercent)}`;
   },
 
   async pull(ctx) {
     const { client } = ctx.state;
     const content = ctx.state.lastMono;
     if (!content) throw new Error('the pull has no blob: its warm-up (WARM_UPS.pull) did not run');
-    const started = performance.now();
-    await client.pullVerified(REPO.mono, content.digest(), content.size);
-    const mibps = mibPerSecond(content.size, started);
+    const digest = content.digest();
+    const transfer = new Transfer();
+    await client.pullVerified(REPO.mono, digest, content.size);
+    const { mibps, busyPercent: busy } = transfer.stop(content.size);
     ctx.samples.add('pull', client.target.label, mibps);
-    return `${mibps.toFixed(1)} MiB/s`;
+    addBusy(ctx, 'busy.pull', busy);
+    return `${mibps.toFixed(1)} MiB/s${busyText(busy)}`;
   },
 
   async 'push-parallel'(ctx) {
     const { client } = ctx.state;
     const contents = ctx.data.blobs('parallel', ctx.sizes.parallelBlob, ctx.sizes.parallelCount);
-    const started = performance.now();
+    const transfer = new Transfer();
     await Promise.all(contents.map((content) => client.pushMonolithic(REPO.parallel, content)));
-    const mibps = mibPerSecond(contents.reduce((sum, c) => sum + c.size, 0), started);
+    const { mibps, busyPercent: busy } = transfer.stop(contents.reduce((sum, c) => sum + c.size, 0));
     ctx.samples.add('push.parallel', client.target.label, mibps);
-    return `${mibps.toFixed(1)} MiB/s`;
+    addBusy(ctx, 'busy.push.parallel', busy);
+    return `${mibps.toFixed(1)} MiB/s${busyText(busy)}`;
   },
 
   async 'manifest-get'(ctx) {
