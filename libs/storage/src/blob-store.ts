@@ -10,6 +10,15 @@ export interface AppendOptions {
    * same buffer twice or buffers the caller still uses.
    */
   releaseChunks?: boolean;
+  /**
+   * Receives the body's bytes once they are stored, in order (a batch of
+   * chunks each time a write completes), before appendUpload resolves: the
+   * place to hash them without a copy (the upload digest). With
+   * releaseChunks the chunks become the callback's: the driver no longer
+   * frees them, the callback does. A returned promise holds the next write
+   * back (backpressure). Only drivers with `reportsStoredChunks` call it.
+   */
+  onStored?: (chunks: Buffer[]) => Promise<void> | void;
 }
 
 /**
@@ -30,6 +39,8 @@ export interface AppendOptions {
  */
 export interface BlobStore {
   readonly driverName: string;
+  /** appendUpload calls AppendOptions.onStored with every byte it stores. */
+  readonly reportsStoredChunks?: boolean;
 
   /**
    * Appends `body` at `offset` of the upload object at `key`. Fails with

@@ -58,11 +58,13 @@ export function isValidBlobPrefix(prefix: string): boolean {
  */
 export class ValidatingBlobStore implements BlobStore {
   readonly driverName: string;
+  readonly reportsStoredChunks?: boolean;
   readonly signedReadUrl?: (key: string, ttlSeconds: number) => Promise<string | undefined>;
   readonly copyTo?: BlobStore['copyTo'];
 
   constructor(private readonly inner: BlobStore) {
     this.driverName = inner.driverName;
+    this.reportsStoredChunks = inner.reportsStoredChunks;
     const copy = inner.copyTo?.bind(inner);
     if (copy) {
       this.copyTo = (key, range, out, ready, onBytes) =>

@@ -60,6 +60,7 @@ const WRITER_BUFFER_BYTES = 256 * 1024;
  */
 export class FilesystemBlobStore implements BlobStore {
   readonly driverName = DRIVER;
+  readonly reportsStoredChunks = true;
   private readonly root: string;
 
   constructor(rootDir: string) {
@@ -88,6 +89,7 @@ export class FilesystemBlobStore implements BlobStore {
       syncBytes: BACKGROUND_SYNC_BYTES,
       bufferBytes: WRITER_BUFFER_BYTES,
       releaseChunks: options.releaseChunks === true,
+      onStored: options.onStored,
     });
     try {
       await pipeline(body, out);
@@ -302,14 +304,17 @@ interface BatchingOptions {
   syncBytes: number;
   /** The stream's highWaterMark: what it takes in while a batch is written. */
   bufferBytes: number;
-  /** Free each chunk's memory once it is written (AppendOptions.releaseChunks). */
+  /** Free each chunk's memory once it is written (AppendOptions.releaseChunks), unless onStored takes them. */
   releaseChunks: boolean;
+  /** Gets each batch once written (AppendOptions.onStored). */
+  onStored: ((chunks: Buffer[]) => Promise<void> | void) | undefined;
 }
 
 /**
  * Appends to an open file in batches of at least `batchBytes` (one writev per
  * batch, no copying), starts a background flush to disk after every
- * `syncBytes` written and at the end, then closes the handle once finished
+ * `syncBytes` written and at the end, hands each written batch to `onStored`
+ * (or frees it, with `releaseChunks`), then closes the handle once finished
  * or destroyed.
  * Memory stays bounded: a batch plus the stream's buffer (`bufferBytes`),
  * which keeps filling from the source while a batch is being written.
@@ -378,10 +383,14 @@ class BatchingFileWriter extends Writable {
       this.unsyncedBytes += bytesWritten;
       buffers = skipBytes(buffers, bytesWritten);
     }
-    if (this.options.releaseChunks) for (const chunk of written) releaseBufferMemory(chunk);
     if (this.unsyncedBytes >= this.options.syncBytes) {
       this.unsyncedBytes = 0;
       startBackgroundSync(this.file);
+    }
+    if (this.options.onStored) {
+      if (written.length > 0) await this.options.onStored(written);
+    } else if (this.options.releaseChunks) {
+      for (const chunk of written) releaseBufferMemory(chunk);
     }
   }
 }

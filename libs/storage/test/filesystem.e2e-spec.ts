@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -72,6 +72,34 @@ describe('FilesystemBlobStore appends with releaseChunks', () => {
     const { chunks: list, bytes } = chunks();
     await store.appendUpload('uploads/kept', 0, Readable.from(list), []);
     expect((await stored('uploads/kept')).equals(bytes)).toBe(true);
+    expect(Buffer.concat(list).equals(bytes)).toBe(true);
+  });
+
+  it('hands every stored byte to onStored in order, leaves freeing the chunks to it, and waits for it between writes', async () => {
+    const { chunks: list, bytes } = chunks();
+    expect(store.reportsStoredChunks).toBe(true);
+    const seen: Buffer[] = [];
+    let calls = 0;
+    let inCallback = false;
+    const result = await store.appendUpload('uploads/reported', 0, Readable.from(list), [], {
+      releaseChunks: true,
+      onStored: async (stored) => {
+        expect(inCallback).toBe(false); // the next write waits for the promise
+        inCallback = true;
+        calls += 1;
+        // Already on disk when reported.
+        const onDisk = (await readFile(path.join(dir, 'root', 'uploads', 'reported'))).length;
+        expect(onDisk).toBeGreaterThanOrEqual(seen.reduce((sum, chunk) => sum + chunk.length, 0) + stored.reduce((sum, chunk) => sum + chunk.length, 0));
+        seen.push(...stored.map((chunk) => Buffer.from(chunk)));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inCallback = false;
+      },
+    });
+    expect(result.size).toBe(bytes.length);
+    expect(calls).toBeGreaterThan(1); // 2.5 MiB: more than one write batch
+    expect(Buffer.concat(seen).equals(bytes)).toBe(true);
+    expect((await stored('uploads/reported')).equals(bytes)).toBe(true);
+    // The callback owns the chunks: the driver did not free them.
     expect(Buffer.concat(list).equals(bytes)).toBe(true);
   });
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { Digester } from '@berth/oci';
 import { HashOffload, OffloadedDigest } from './hash-offload';
 
@@ -102,6 +102,62 @@ describe('HashOffload', () => {
 
     const inline = new HashOffload(0);
     expect(inline.start('sha256')).toBeInstanceOf(Digester);
+  });
+
+  /** A chunk that is the whole of its own memory, as node's HTTP parser hands out. */
+  const ownChunk = (size: number) => randomFillSync(Buffer.allocUnsafeSlow(size));
+
+  it('hashes chunks it is given to own without copying them, in order with copied bytes, and frees them', async () => {
+    offload = new HashOffload(1);
+    const digest = offload.create('sha256');
+    const shared = randomBytes(300_000);
+    const owned = [ownChunk(65_536), ownChunk(65_536), ownChunk(1_000)];
+    const expected: Buffer[] = [];
+    // Copied bytes first (a partial batch), then owned chunks mixed with a view of someone else's buffer.
+    const head = randomBytes(123_457);
+    expected.push(Buffer.from(head));
+    await feed(digest, [head]);
+    const batch = [owned[0]!, shared.subarray(10, 200_010), owned[1]!, owned[2]!];
+    expected.push(...batch.map((chunk) => Buffer.from(chunk)));
+    const wait = digest.updateOwned(batch);
+    if (wait) await wait;
+    // The owned chunks went to the hashing thread (their memory is gone from here); the view is untouched.
+    expect(owned.map((chunk) => chunk.length)).toEqual([0, 0, 0]);
+    expect(shared.subarray(10, 200_010).equals(expected[2]!)).toBe(true);
+    const tail = [ownChunk(7)];
+    expected.push(Buffer.from(tail[0]!));
+    await digest.updateOwned(tail);
+    expect(digest.size).toBe(expected.reduce((sum, chunk) => sum + chunk.length, 0));
+    expect(await digest.digest()).toBe(sha256(expected));
+    expect(offload.bytesInFlight).toBe(0);
+  });
+
+  it('bounds owned chunks queued to the workers too, and frees what a failed digest is still given', async () => {
+    const budget = 2 * 1024 * 1024;
+    offload = new HashOffload(1, budget);
+    const digest = offload.create('sha256');
+    const expected: Buffer[] = [];
+    let waited = 0;
+    for (let i = 0; i < 64; i++) {
+      const batch = Array.from({ length: 16 }, () => ownChunk(64 * 1024));
+      expected.push(...batch.map((chunk) => Buffer.from(chunk)));
+      const wait = digest.updateOwned(batch);
+      expect(offload.bytesInFlight).toBeLessThanOrEqual(budget + 1024 * 1024);
+      if (wait) {
+        waited += 1;
+        await wait;
+      }
+    }
+    expect(waited).toBeGreaterThan(0);
+    expect(await digest.digest()).toBe(sha256(expected));
+
+    const worker = (offload as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]!;
+    await worker.terminate();
+    await expect(digest.digest()).rejects.toThrow(/exited/);
+    const late = [ownChunk(1024)];
+    expect(digest.updateOwned(late)).toBeUndefined();
+    expect(late[0]!.length).toBe(0);
+    expect(digest.size).toBe(64 * 16 * 64 * 1024 + 1024);
   });
 
   it('fails the digests of a worker that died, so the caller can re-hash, and starts a new worker', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { SqlUnavailableError, type SqlClient } from '@berth/db/plain';
 import { Digester, OciError, type DigestAlgorithm, type ParsedDigest } from '@berth/oci';
-import { blobKey, StorageError, type BlobStore } from '@berth/storage';
+import { blobKey, releaseBufferMemory, StorageError, type BlobStore } from '@berth/storage';
 import type { BlobRepository } from '../blobs/blob.repository';
 import { layerTooLarge, lockedError, storageQuotaExceeded } from '../limits/limit-errors';
 import type { Logger } from '../observability/logger';
@@ -15,13 +15,17 @@ import type { UploadRepository, UploadSession } from './upload.repository';
 
 class LimitExceeded extends Error {}
 
-/** Counts and hashes bytes on their way to storage, stopping at a size limit. */
+/**
+ * Counts bytes on their way to storage, stopping at a size limit, and hashes
+ * them unless the store hands them to the digest once stored (`digester`
+ * undefined: see hashStored).
+ */
 class UploadMeter extends Transform {
   bytes = 0;
   exceeded = false;
 
   constructor(
-    private readonly digester: RunningDigest,
+    private readonly digester: RunningDigest | undefined,
     private readonly limit: number,
   ) {
     super();
@@ -32,6 +36,10 @@ class UploadMeter extends Transform {
     if (this.bytes > this.limit) {
       this.exceeded = true;
       callback(new LimitExceeded('layer size limit exceeded'));
+      return;
+    }
+    if (!this.digester) {
+      callback(null, chunk);
       return;
     }
     const wait = this.digester.update(chunk);
@@ -334,7 +342,10 @@ export class UploadService {
   ): Promise<Discarded | undefined> {
     const maxLayer = registry.sku.maxLayerBytes;
     const body = chunk.body();
-    const meter = new UploadMeter(digester, maxLayer - session.offset);
+    // A store that reports what it stored feeds the digest after each write,
+    // handing it the request's own chunks (no copy into hashing batches).
+    const afterStore = this.store.reportsStoredChunks === true;
+    const meter = new UploadMeter(afterStore ? undefined : digester, maxLayer - session.offset);
     // The meter can fail before the driver starts reading it; the failure is
     // observed through appendUpload's rejection (and meter.exceeded).
     meter.on('error', () => undefined);
@@ -347,8 +358,11 @@ export class UploadService {
     body.pipe(meter);
     let result: { parts: unknown[]; size: number };
     try {
-      // The request's chunks are read once, by the meter then the store: the store may free each as soon as it is stored.
-      result = await this.store.appendUpload(session.storageKey, session.offset, meter, session.parts, { releaseChunks: true });
+      // The request's chunks are read once, by the meter then the store (then the digest): each may be freed once stored and hashed.
+      result = await this.store.appendUpload(session.storageKey, session.offset, meter, session.parts, {
+        releaseChunks: true,
+        onStored: afterStore ? (chunks) => hashStored(digester, chunks) : undefined,
+      });
     } catch (error) {
       body.unpipe(meter);
       if (meter.exceeded) return this.discardLocked(tx, registry, session, layerTooLarge(registry));
@@ -422,6 +436,22 @@ export class UploadService {
       this.log.warn({ err: error, key }, 'could not delete upload object');
     }
   }
+}
+
+/**
+ * Hashes request chunks that are stored and read by nothing else: handed
+ * over to the hashing thread when the digest runs there, else hashed here
+ * and freed (releaseBufferMemory).
+ */
+function hashStored(digester: RunningDigest, chunks: Buffer[]): Promise<void> | undefined {
+  if (digester.updateOwned) return digester.updateOwned(chunks);
+  let wait: Promise<void> | undefined;
+  for (const chunk of chunks) {
+    const pending = digester.update(chunk);
+    if (pending instanceof Promise) wait = pending;
+    releaseBufferMemory(chunk);
+  }
+  return wait;
 }
 
 /** The digest a running digest computed, or undefined when its hashing thread failed (the caller re-hashes). */

@@ -43,6 +43,17 @@ export function describeBlobStoreConformance(name: string, factory: () => Promis
       return parts;
     }
 
+    it('reports every appended byte to onStored, in order, when it says it does (and never otherwise)', async () => {
+      const key = blobKey('reg-a', 'reported');
+      const chunks = [randomBytes(1000), randomBytes(3 * MiB), randomBytes(5)];
+      const reported: Buffer[] = [];
+      const result = await store.appendUpload(key, 0, Readable.from(chunks), [], { onStored: (stored) => void reported.push(...stored) });
+      expect(result.size).toBe(3 * MiB + 1005);
+      if (store.reportsStoredChunks) expectBytes(Buffer.concat(reported), Buffer.concat(chunks));
+      else expect(reported).toEqual([]);
+      await store.delete(key);
+    });
+
     it('appends in several chunks, is readable between them, and reads whole and by ranges', async () => {
       const key = blobKey('reg-a', 'chunked');
       const chunks = [randomBytes(7), randomBytes(70_000), randomBytes(1)];
