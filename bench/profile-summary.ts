@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -24,6 +24,13 @@ export interface SelfTime {
   share: number;
 }
 
+/** A frame's function name ('(anonymous)' when it has none) and `file:line`, relative to `root` (empty for native frames). */
+export function frameLabel(frame: ProfileNode['callFrame'], root: string): { name: string; location: string } {
+  const file = frame.url.replace(/^file:\/\//, '');
+  const location = file ? `${path.isAbsolute(file) ? path.relative(root, file) : file}:${frame.lineNumber + 1}` : '';
+  return { name: frame.functionName || '(anonymous)', location };
+}
+
 /** Self time per function, largest first. */
 export function selfTimes(profile: CpuProfile, root = process.cwd()): SelfTime[] {
   const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -34,9 +41,7 @@ export function selfTimes(profile: CpuProfile, root = process.cwd()): SelfTime[]
     const frame = byNode.get(id)?.callFrame;
     if (!frame) return;
     all += delta;
-    const file = frame.url.replace(/^file:\/\//, '');
-    const location = file ? `${path.isAbsolute(file) ? path.relative(root, file) : file}:${frame.lineNumber + 1}` : '';
-    const name = frame.functionName || '(anonymous)';
+    const { name, location } = frameLabel(frame, root);
     const key = `${name}@${location}`;
     const entry = totals.get(key) ?? { name, location, us: 0 };
     entry.us += delta;

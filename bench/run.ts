@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { REGISTRY_ENV, REGISTRY_NODE_FLAGS, REGISTRY_NODE_OPTIONS } from '../apps/registry/src/node-options';
 import { analyzeDatabase, autovacuumSetting, startBerth } from './berth';
 import { DISTRIBUTION_BINARY, startDistribution } from './distribution';
+import { writeFlameGraphs } from './flamegraph';
 import { addHostsEntry } from './hosts-file';
 import { measureLimits, writeAndSync, type MachineLimits } from './limits';
 import { Cleanup, cpuSeconds, pidsNamed, residentBytes, runCommand } from './processes';
@@ -334,7 +335,11 @@ async function main(): Promise<void> {
     await writeFile(settings.resultsPath, outcome.markdown);
     process.stdout.write(`\nwritten to ${path.relative(process.cwd(), settings.resultsPath)}\n`);
   }
-  if (settings.cpuProfileDir) process.stdout.write(`CPU profile(s) of the data plane in ${path.relative(process.cwd(), settings.cpuProfileDir)}\n`);
+  if (settings.cpuProfileDir) {
+    // The data plane wrote its profile as it exited (cleanup stopped it).
+    const graphs = await writeFlameGraphs(settings.cpuProfileDir);
+    process.stdout.write(`CPU profile(s) of the data plane in ${path.relative(process.cwd(), settings.cpuProfileDir)}, with a flame graph (.svg) each: ${graphs.length}\n`);
+  }
 }
 
 if (require.main === module) {
