@@ -114,14 +114,18 @@ export function flameGraphSvg(tree: FlameNode, options: { title: string; width?:
   return out.join('\n');
 }
 
+/** Draws the flame graph of the profile in `file` into `out` (default: the same name ending in .svg); returns `out`. */
+export async function writeFlameGraph(file: string, title: string, out = file.replace(/\.cpuprofile$/, '') + '.svg'): Promise<string> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  await writeFile(out, flameGraphSvg(flameTree(profile), { title }));
+  return out;
+}
+
 /** Writes `<name>.svg` next to every `<name>.cpuprofile` in `dir`; returns the SVG paths. */
 export async function writeFlameGraphs(dir: string): Promise<string[]> {
   const written: string[] = [];
   for (const file of (await readdir(dir)).filter((name) => name.endsWith('.cpuprofile')).sort()) {
-    const profile = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CpuProfile;
-    const svg = path.join(dir, file.replace(/\.cpuprofile$/, '.svg'));
-    await writeFile(svg, flameGraphSvg(flameTree(profile), { title: `Berth data plane — ${file}` }));
-    written.push(svg);
+    written.push(await writeFlameGraph(path.join(dir, file), `Berth data plane — ${file}`));
   }
   return written;
 }
@@ -132,10 +136,5 @@ if (require.main === module) {
     process.stderr.write('usage: node -r ./scripts/register.js bench/flamegraph.ts <file.cpuprofile> [out.svg]\n');
     process.exit(2);
   }
-  void (async () => {
-    const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
-    const out = outArg ?? file.replace(/\.cpuprofile$/, '') + '.svg';
-    await writeFile(out, flameGraphSvg(flameTree(profile), { title: path.basename(file) }));
-    process.stdout.write(`${out}\n`);
-  })();
+  void writeFlameGraph(file, path.basename(file), outArg).then((out) => process.stdout.write(`${out}\n`));
 }

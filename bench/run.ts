@@ -176,13 +176,10 @@ export async function runBench(settings: BenchSettings, cleanup = new Cleanup(se
     samples.note(`Data-plane RSS right after start, before any request: Berth ${idle(berth.pid)}, Distribution ${idle(distribution.pid)}.`);
 
     log('• setting up fixtures');
-    for (const target of targets) {
-      await setUpTarget({ state: states.get(target)!, sizes, samples, workDir, log }, settings.workloads);
-    }
+    const setUpContext = (target: Target) => ({ state: states.get(target)!, sizes, samples, workDir, log });
+    for (const target of targets) await setUpTarget(setUpContext(target), settings.workloads);
     await analyzeDatabase(berth.databaseUrl);
-    for (const target of targets) {
-      await warmUpTarget({ state: states.get(target)!, sizes, samples, workDir, log }, settings.workloads);
-    }
+    for (const target of targets) await warmUpTarget(setUpContext(target), settings.workloads);
 
     for (let round = 1; round <= settings.rounds; round += 1) {
       const data = new RoundData(round, workDir, sizes);

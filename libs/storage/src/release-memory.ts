@@ -16,6 +16,17 @@ function closedPort(): MessagePort {
 }
 
 /**
+ * The ArrayBuffer a non-empty buffer spans whole (what node's HTTP parser
+ * hands out for each body chunk), else undefined: a slice, a view of a
+ * shared pool or of a SharedArrayBuffer. Only such memory can be handed
+ * over or freed without touching anyone else's bytes.
+ */
+export function wholeMemoryOf(chunk: Buffer): ArrayBuffer | undefined {
+  const memory = chunk.buffer;
+  return memory instanceof ArrayBuffer && chunk.byteOffset === 0 && memory.byteLength === chunk.length && chunk.length > 0 ? memory : undefined;
+}
+
+/**
  * Frees a buffer's memory now rather than at a later garbage collection,
  * and leaves the buffer empty (length 0). Only a buffer that is the whole
  * of its own memory is released (what node's HTTP parser hands out for
@@ -33,8 +44,8 @@ function closedPort(): MessagePort {
  * is reused, still warm, by the next one.
  */
 export function releaseBufferMemory(chunk: Buffer): boolean {
-  const memory = chunk.buffer;
-  if (!(memory instanceof ArrayBuffer) || chunk.byteOffset !== 0 || memory.byteLength !== chunk.length || chunk.length === 0) return false;
+  const memory = wholeMemoryOf(chunk);
+  if (!memory) return false;
   try {
     closedPort().postMessage(memory, [memory]);
   } catch {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { Digester, type DigestAlgorithm } from '@berth/oci';
-import { releaseBufferMemory } from '@berth/storage';
+import { releaseBufferMemory, wholeMemoryOf } from '@berth/storage';
 
 /**
  * A running digest of an upload: Berth's own `Digester` (hashes on the
@@ -286,8 +286,8 @@ export class OffloadedDigest implements RunningDigest {
       ownedBytes = 0;
     };
     for (const chunk of chunks) {
-      const memory = chunk.buffer;
-      if (memory instanceof ArrayBuffer && chunk.byteOffset === 0 && memory.byteLength === chunk.length && chunk.length > 0) {
+      const memory = wholeMemoryOf(chunk);
+      if (memory) {
         // Bytes copied into the batch before this chunk must reach the worker first.
         this.flush();
         this.bytes += chunk.length;
